@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * QEMU's edu device as a DMA test target for KUnit.
+ *
+ * A suite binds the device in its suite_init and releases it in its
+ * suite_exit, so that every suite starts from an unbound device and the
+ * device is attached to its IOMMU domain by the normal probe path.
+ */
+
+#include <kunit/test.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/iommu.h>
+#include <linux/iopoll.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+
+#include "edu.h"
+
+#define EDU_CMD_RUN		BIT(0)
+#define EDU_CMD_TO_RAM		BIT(1)
+
+/* A transfer completes 100 ms (QEMU virtual time) after the command. */
+#define EDU_DMA_POLL_US		2000
+#define EDU_DMA_TIMEOUT_US	(5 * USEC_PER_SEC)
+
+static char *expect_iommu;
+module_param(expect_iommu, charp, 0444);
+MODULE_PARM_DESC(expect_iommu,
+		 "IOMMU the edu device must sit behind (name prefix: virtio_iommu, dmar, ivhd)");
+
+static char *expect_domain = "dma";
+module_param(expect_domain, charp, 0444);
+MODULE_PARM_DESC(expect_domain,
+		 "Domain type the edu device must be in: dma (translating) or identity");
+
+static DEFINE_MUTEX(edu_lock);
+static struct edu_device edu;
+static int edu_probe_err;
+
+static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	void __iomem *mmio;
+	u32 ident;
+	int ret;
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		goto out;
+
+	mmio = pcim_iomap_region(pdev, 0, KBUILD_MODNAME);
+	if (IS_ERR(mmio)) {
+		ret = PTR_ERR(mmio);
+		goto out;
+	}
+
+	ident = ioread32(mmio + EDU_REG_IDENT);
+	if ((ident & 0xff) != 0xed) {
+		dev_err(&pdev->dev, "unexpected identification %#x\n", ident);
+		ret = -ENODEV;
+		goto out;
+	}
+
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(EDU_DMA_BITS));
+	if (ret)
+		goto out;
+
+	pci_set_master(pdev);
+	edu.pdev = pdev;
+	edu.dev = &pdev->dev;
+	edu.mmio = mmio;
+out:
+	edu_probe_err = ret;
+	return ret;
+}
+
+static void edu_remove(struct pci_dev *pdev)
+{
+	pci_clear_master(pdev);
+	edu.pdev = NULL;
+	edu.dev = NULL;
+	edu.mmio = NULL;
+}
+
+static const struct pci_device_id edu_ids[] = {
+	{ PCI_DEVICE(0x1234, 0x11e8) },
+	{ }
+};
+
+static struct pci_driver edu_driver = {
+	.name = "iommu_edu_kunit",
+	.id_table = edu_ids,
+	.probe = edu_probe,
+	.remove = edu_remove,
+};
+
+/**
+ * edu_suite_init() - bind the edu device for a suite
+ * @suite: the suite
+ *
+ * A missing device is not an error here: the suite's tests skip themselves
+ * in edu_get().  A device that is present but fails to probe fails the
+ * suite.
+ *
+ * Return: 0, or the probe error.
+ */
+int edu_suite_init(struct kunit_suite *suite)
+{
+	struct pci_dev *pdev;
+	int ret;
+
+	mutex_lock(&edu_lock);
+	edu_probe_err = 0;
+	ret = pci_register_driver(&edu_driver);
+	if (!ret && !edu.pdev) {
+		pdev = pci_get_device(0x1234, 0x11e8, NULL);
+		if (pdev) {
+			ret = edu_probe_err ?: -EBUSY;
+			pci_dev_put(pdev);
+			pci_unregister_driver(&edu_driver);
+		}
+	}
+	mutex_unlock(&edu_lock);
+	return ret;
+}
+
+/**
+ * edu_suite_exit() - release the edu device after a suite
+ * @suite: the suite
+ */
+void edu_suite_exit(struct kunit_suite *suite)
+{
+	mutex_lock(&edu_lock);
+	pci_unregister_driver(&edu_driver);
+	mutex_unlock(&edu_lock);
+}
+
+/**
+ * edu_get() - the bound edu device, or skip the test
+ * @test: the test
+ *
+ * Return: the device; does not return when the machine has none.
+ */
+struct edu_device *edu_get(struct kunit *test)
+{
+	if (!edu.pdev)
+		kunit_skip(test, "no QEMU edu device (1234:11e8) on this machine");
+	return &edu;
+}
+
+/**
+ * edu_dma() - one device DMA transfer, waited for
+ * @edu: the device
+ * @addr: DMA address of the RAM side
+ * @buf_off: offset in the device's buffer
+ * @len: bytes to move
+ * @dir: %DMA_TO_DEVICE reads RAM into the buffer, %DMA_FROM_DEVICE writes
+ *	the buffer to RAM
+ *
+ * The device reports no error for a transfer the IOMMU blocked: the bytes
+ * just do not arrive, which is what callers check.
+ *
+ * Return: 0 when the device has finished, -EINVAL for a transfer the device
+ * cannot do, -ETIMEDOUT when it never finishes.
+ */
+int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
+	    size_t len, enum dma_data_direction dir)
+{
+	u64 src, dst, cmd = EDU_CMD_RUN;
+
+	if (!len || buf_off >= EDU_XFER_MAX || len > EDU_XFER_MAX - buf_off)
+		return -EINVAL;
+
+	switch (dir) {
+	case DMA_TO_DEVICE:
+		src = addr;
+		dst = EDU_BUF_ADDR + buf_off;
+		break;
+	case DMA_FROM_DEVICE:
+		src = EDU_BUF_ADDR + buf_off;
+		dst = addr;
+		cmd |= EDU_CMD_TO_RAM;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	writeq(src, edu->mmio + EDU_REG_DMA_SRC);
+	writeq(dst, edu->mmio + EDU_REG_DMA_DST);
+	writeq(len, edu->mmio + EDU_REG_DMA_COUNT);
+	writeq(cmd, edu->mmio + EDU_REG_DMA_CMD);
+
+	return readq_poll_timeout(edu->mmio + EDU_REG_DMA_CMD, cmd,
+				  !(cmd & EDU_CMD_RUN), EDU_DMA_POLL_US,
+				  EDU_DMA_TIMEOUT_US);
+}
+
+/**
+ * edu_iommu_name() - name the IOMMU a device sits behind
+ * @dev: the device
+ *
+ * virtio-iommu is named by its driver ("virtio_iommu"), the others by their
+ * sysfs name ("dmar0", "ivhd0").
+ *
+ * Return: the name, or NULL when no IOMMU translates for @dev.
+ */
+const char *edu_iommu_name(struct device *dev)
+{
+	struct device *idev;
+
+	if (!dev->iommu || !dev->iommu->iommu_dev)
+		return NULL;
+	idev = dev->iommu->iommu_dev->dev;
+	if (!idev)
+		return "(unnamed)";
+	if (idev->parent && idev->parent->driver)
+		return idev->parent->driver->name;
+	return dev_name(idev);
+}
+
+/**
+ * edu_expected_iommu() - the IOMMU this boot must put the device behind
+ *
+ * Return: a name prefix, or NULL when the boot does not say.
+ */
+const char *edu_expected_iommu(void)
+{
+	return expect_iommu && *expect_iommu ? expect_iommu : NULL;
+}
+
+/**
+ * edu_expect_identity() - whether this boot puts the device in an identity
+ * (passthrough) domain rather than a translating DMA domain
+ */
+bool edu_expect_identity(void)
+{
+	return !strcmp(expect_domain, "identity");
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Direct memory access (DMA): transfer directions and mapping attributes.
+//!
+//! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
+
+use crate::{bindings, error::code::EINVAL, error::Error};
+use core::ffi::c_ulong;
+use core::ops::{BitAnd, BitOr, BitOrAssign};
+
+/// The direction of a DMA transfer, seen from the device.
+///
+/// Corresponds to the C `enum dma_data_direction`. The C value `DMA_NONE`, a
+/// poison value for debugging, has no counterpart: every [`DataDirection`]
+/// is a direction a mapping can be made for.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::DataDirection;
+///
+/// // A buffer the device fills, such as a receive ring.
+/// let dir = DataDirection::FromDevice;
+/// assert!(dir.device_writes());
+/// assert!(!dir.device_reads());
+/// assert_eq!(dir.as_raw(), kernel::bindings::dma_data_direction_DMA_FROM_DEVICE);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum DataDirection {
+    /// The device may both read and write the memory.
+    Bidirectional = bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+    /// The device reads the memory: data moves from the CPU to the device.
+    ToDevice = bindings::dma_data_direction_DMA_TO_DEVICE,
+    /// The device writes the memory: data moves from the device to the CPU.
+    FromDevice = bindings::dma_data_direction_DMA_FROM_DEVICE,
+}
+
+// The discriminants above are the C values, so the C type must fit `repr(u32)`.
+const _: () = assert!(
+    core::mem::size_of::<bindings::dma_data_direction>() == core::mem::size_of::<u32>()
+);
+
+impl DataDirection {
+    /// Returns the C `enum dma_data_direction` value.
+    #[inline]
+    pub const fn as_raw(self) -> bindings::dma_data_direction {
+        self as bindings::dma_data_direction
+    }
+
+    /// Whether the device may read the memory (the IOMMU grants read access).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::DataDirection;
+    ///
+    /// assert!(DataDirection::ToDevice.device_reads());
+    /// assert!(DataDirection::Bidirectional.device_reads());
+    /// assert!(!DataDirection::FromDevice.device_reads());
+    /// ```
+    #[inline]
+    pub const fn device_reads(self) -> bool {
+        matches!(self, Self::ToDevice | Self::Bidirectional)
+    }
+
+    /// Whether the device may write the memory (the IOMMU grants write access).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::dma::DataDirection;
+    ///
+    /// assert!(DataDirection::FromDevice.device_writes());
+    /// assert!(DataDirection::Bidirectional.device_writes());
+    /// assert!(!DataDirection::ToDevice.device_writes());
+    /// ```
+    #[inline]
+    pub const fn device_writes(self) -> bool {
+        matches!(self, Self::FromDevice | Self::Bidirectional)
+    }
+}
+
+impl TryFrom<bindings::dma_data_direction> for DataDirection {
+    type Error = Error;
+
+    /// Converts a direction received from C.
+    ///
+    /// Fails with `EINVAL` for `DMA_NONE` and for values outside the enum.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{bindings, dma::DataDirection, error::code::EINVAL};
+    ///
+    /// assert_eq!(
+    ///     DataDirection::try_from(bindings::dma_data_direction_DMA_TO_DEVICE),
+    ///     Ok(DataDirection::ToDevice)
+    /// );
+    /// assert_eq!(
+    ///     DataDirection::try_from(bindings::dma_data_direction_DMA_NONE),
+    ///     Err(EINVAL)
+    /// );
+    /// assert_eq!(DataDirection::try_from(42), Err(EINVAL));
+    /// ```
+    fn try_from(raw: bindings::dma_data_direction) -> Result<Self, Error> {
+        match raw {
+            bindings::dma_data_direction_DMA_BIDIRECTIONAL => Ok(Self::Bidirectional),
+            bindings::dma_data_direction_DMA_TO_DEVICE => Ok(Self::ToDevice),
+            bindings::dma_data_direction_DMA_FROM_DEVICE => Ok(Self::FromDevice),
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+/// Attributes of a DMA mapping: the C `DMA_ATTR_*` bits.
+///
+/// Bits this type has no name for are kept as they are, so attributes that
+/// came from C reach C again unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::Attrs;
+///
+/// let attrs = Attrs::SKIP_CPU_SYNC | Attrs::NO_WARN;
+/// assert!(attrs.contains(Attrs::SKIP_CPU_SYNC));
+/// assert!(!attrs.contains(Attrs::WEAK_ORDERING));
+/// assert!(!attrs.contains(Attrs::SKIP_CPU_SYNC | Attrs::PRIVILEGED));
+/// assert_eq!(attrs.as_raw(), (kernel::bindings::DMA_ATTR_SKIP_CPU_SYNC
+///     | kernel::bindings::DMA_ATTR_NO_WARN) as core::ffi::c_ulong);
+/// assert!(Attrs::default().is_empty());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attrs(c_ulong);
+
+impl Attrs {
+    /// Reads and writes to the mapping may be weakly ordered.
+    pub const WEAK_ORDERING: Self = Self(bindings::DMA_ATTR_WEAK_ORDERING as c_ulong);
+    /// Writes to the mapping may be buffered to improve performance.
+    pub const WRITE_COMBINE: Self = Self(bindings::DMA_ATTR_WRITE_COMBINE as c_ulong);
+    /// The allocation needs no kernel virtual mapping.
+    pub const NO_KERNEL_MAPPING: Self = Self(bindings::DMA_ATTR_NO_KERNEL_MAPPING as c_ulong);
+    /// Skip CPU cache maintenance: the caller synchronises the memory itself.
+    pub const SKIP_CPU_SYNC: Self = Self(bindings::DMA_ATTR_SKIP_CPU_SYNC as c_ulong);
+    /// The allocation must be physically contiguous.
+    pub const FORCE_CONTIGUOUS: Self = Self(bindings::DMA_ATTR_FORCE_CONTIGUOUS as c_ulong);
+    /// The allocation may be built from single pages.
+    pub const ALLOC_SINGLE_PAGES: Self = Self(bindings::DMA_ATTR_ALLOC_SINGLE_PAGES as c_ulong);
+    /// Do not warn when the mapping or allocation fails.
+    pub const NO_WARN: Self = Self(bindings::DMA_ATTR_NO_WARN as c_ulong);
+    /// The mapping is for privileged (supervisor) device accesses only.
+    pub const PRIVILEGED: Self = Self(bindings::DMA_ATTR_PRIVILEGED as c_ulong);
+
+    /// No attribute.
+    #[inline]
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    /// Takes the C `unsigned long attrs` value as it is.
+    #[inline]
+    pub const fn from_raw(raw: c_ulong) -> Self {
+        Self(raw)
+    }
+
+    /// Returns the C `unsigned long attrs` value.
+    #[inline]
+    pub const fn as_raw(self) -> c_ulong {
+        self.0
+    }
+
+    /// Whether every attribute of `other` is set in `self`.
+    #[inline]
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no attribute is set.
+    #[inline]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for Attrs {
+    type Output = Self;
+
+    #[inline]
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Attrs {
+    #[inline]
+    fn bitor_assign(&mut self, rhs: Self) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl BitAnd for Attrs {
+    type Output = Self;
+
+    #[inline]
+    fn bitand(self, rhs: Self) -> Self {
+        Self(self.0 & rhs.0)
+    }
+}

@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# x86_64 q35 with a virtio-iommu translating for QEMU's edu device.
+#
+# Run with:
+#   tools/testing/kunit/kunit.py run \
+#	--qemu_config=tools/testing/kunit/qemu_configs/x86_64_virtio_iommu.py \
+#	--kunitconfig=drivers/iommu/tests
+import os
+
+from ..qemu_config import QemuArchParams
+
+# The kernel is the same in every IOMMU configuration.
+with open(os.path.join(os.path.dirname(__file__), '..', 'configs',
+		       'x86_64_iommu.config')) as f:
+	KCONFIG = f.read()
+
+QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
+			   kconfig=KCONFIG,
+			   qemu_arch='x86_64',
+			   kernel_path='arch/x86/boot/bzImage',
+			   kernel_command_line='console=ttyS0 iommu_edu_kunit.expect_iommu=virtio_iommu',
+			   extra_qemu_params=['-machine', 'q35', '-accel', 'tcg',
+					      '-device', 'virtio-iommu-pci',
+					      '-device', 'edu'])
