@@ -4,8 +4,7 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use crate::{bindings, error::code::EINVAL, error::Error};
-use core::ffi::c_ulong;
+use crate::{bindings, error::code::EINVAL, error::Error, ffi::c_ulong};
 use core::ops::{BitAnd, BitOr, BitOrAssign};
 
 /// The direction of a DMA transfer, seen from the device.
@@ -128,7 +127,7 @@ impl TryFrom<bindings::dma_data_direction> for DataDirection {
 /// assert!(!attrs.contains(Attrs::WEAK_ORDERING));
 /// assert!(!attrs.contains(Attrs::SKIP_CPU_SYNC | Attrs::PRIVILEGED));
 /// assert_eq!(attrs.as_raw(), (kernel::bindings::DMA_ATTR_SKIP_CPU_SYNC
-///     | kernel::bindings::DMA_ATTR_NO_WARN) as core::ffi::c_ulong);
+///     | kernel::bindings::DMA_ATTR_NO_WARN) as kernel::ffi::c_ulong);
 /// assert!(Attrs::default().is_empty());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

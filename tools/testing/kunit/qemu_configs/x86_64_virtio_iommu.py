@@ -24,5 +24,8 @@ QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
 			   # clean and still passes QEMU's ACPI tables (VIOT).
 			   extra_qemu_params=['-bios', 'qboot.rom',
 					      '-machine', 'q35', '-accel', 'tcg',
+					      # Memory above 4 GiB gives swiotlb a
+					      # pool, for the untrusted-device tests.
+					      '-m', '4608',
 					      '-device', 'virtio-iommu-pci',
 					      '-device', 'edu'])

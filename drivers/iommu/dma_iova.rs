@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The two-step IOVA DMA mapping API.
+//!
+//! A driver reserves IOVA for a whole transfer with `dma_iova_try_alloc()`,
+//! maps physical ranges into it with `dma_iova_link()`, makes them visible to
+//! the device with one `dma_iova_sync()`, and tears down with
+//! `dma_iova_destroy()`, or with `dma_iova_unlink()` and `dma_iova_free()`.
+//! The functions have the C signatures of upstream Linux, so C drivers and
+//! the Rust abstractions share this one implementation.
+//!
+//! IOVA comes from the DMA domain's own allocator (`iommu_dma_iova_*()` in
+//! `dma-iommu.c`); mappings are made through [`kernel::iommu::Domain`],
+//! without an IOTLB sync per link.
+//!
+//! Teardown never unmaps across a hole: it finds the linked granules with
+//! `iova_to_phys` and unmaps each run of them, because some IOMMU drivers
+//! (virtio-iommu) drop every mapping of a range that holds a hole without
+//! telling the device.
+//!
+//! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
+
+use core::{
+    pin::Pin,
+    ptr,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::{
+    alloc::flags::GFP_ATOMIC,
+    bindings, c_str,
+    dma::{Attrs, DataDirection},
+    error::{code::*, Result},
+    ffi::{c_int, c_uint, c_ulong},
+    iommu::{Domain, Gather, Prot},
+    str::CStr,
+};
+
+// bindgen sees the C `(1ULL << 63)` as a negative `i64`.
+const USE_SWIOTLB: u64 = bindings::DMA_IOVA_USE_SWIOTLB as u64;
+// The C `DMA_MAPPING_ERROR`, a cast bindgen does not translate.
+const MAPPING_ERROR: u64 = u64::MAX;
+
+/// A device's DMA domain, as the engine maps through it.
+///
+/// # Invariants
+///
+/// `dev` is a valid device whose DMA domain is `domain`, a paging domain
+/// with `granule`, a power of two, as its smallest page size.
+struct Target<'a> {
+    dev: *mut bindings::device,
+    domain: &'a Domain,
+    granule: u64,
+}
+
+impl Target<'_> {
+    /// The target of `dev`, or `None` when `dev` does not use a DMA domain.
+    ///
+    /// # Safety
+    ///
+    /// `dev` is a valid device, bound to the calling driver for the lifetime
+    /// of the returned value, so that its DMA domain stays attached.
+    unsafe fn of(dev: *mut bindings::device) -> Option<Self> {
+        // SAFETY: `dev` is valid by the function's contract.
+        let domain = unsafe { bindings::iommu_dma_iova_domain(dev) };
+        if domain.is_null() {
+            return None;
+        }
+        // SAFETY: The DMA domain of a bound device stays attached while it
+        // is bound, which the caller guarantees.
+        let domain = unsafe { Domain::from_raw(domain) };
+        let granule = domain.granule() as u64;
+        if granule == 0 || !domain.is_paging() {
+            return None;
+        }
+        // INVARIANT: `domain` is the paging DMA domain of the valid `dev`,
+        // and a granule from a page-size bitmap is a power of two.
+        Some(Self {
+            dev,
+            domain,
+            granule,
+        })
+    }
+
+    /// Offset of `addr` in its granule.
+    #[inline]
+    fn offset(&self, addr: u64) -> u64 {
+        addr & (self.granule - 1)
+    }
+
+    /// `len` rounded up to whole granules.
+    #[inline]
+    fn align(&self, len: u64) -> Option<u64> {
+        Some(len.checked_add(self.granule - 1)? & !(self.granule - 1))
+    }
+
+    fn coherent(&self) -> bool {
+        // SAFETY: `dev` is valid by the type invariant.
+        unsafe { bindings::dev_is_dma_coherent(self.dev) }
+    }
+
+    fn lazy(&self) -> bool {
+        // SAFETY: `domain` is the DMA domain of `dev` by the type invariant.
+        unsafe { bindings::iommu_dma_iova_lazy(self.domain.as_raw()) }
+    }
+
+    /// Maps the granule-aligned `[iova, iova + len)` to `phys`, after the
+    /// cache maintenance a non-coherent device needs.
+    ///
+    /// # Safety
+    ///
+    /// The range is reserved by the caller and unmapped, and the memory may
+    /// be accessed by the device as `dir` says until it is unmapped.
+    unsafe fn map(&self, iova: u64, phys: u64, len: u64, dir: DataDirection, attrs: Attrs) -> Result {
+        let coherent = self.coherent();
+        if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+            // SAFETY: `[phys, phys + len)` is memory the caller maps.
+            unsafe { bindings::arch_sync_dma_for_device(phys, len as usize, dir.as_raw()) };
+        }
+        let prot = Prot::for_dma(dir, coherent, attrs);
+        // SAFETY: The caller owns the unmapped range and lets the device
+        // access the memory.
+        unsafe {
+            self.domain
+                .map(iova as usize, phys, len as usize, prot, GFP_ATOMIC)
+        }
+    }
+
+    /// Bounces `len` bytes at offset `off` of the granule at `gphys` through
+    /// swiotlb and maps the bounce granule at `giova`.
+    ///
+    /// swiotlb hands out a granule-aligned buffer, so the copy starts at the
+    /// granule: the `off` bytes before the range are not the caller's and
+    /// are zeroed, as is the rest of the granule after it, before the
+    /// device can see the buffer.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Target::map`], for one granule.
+    unsafe fn bounce(
+        &self,
+        giova: u64,
+        gphys: u64,
+        off: u64,
+        len: u64,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result {
+        // SAFETY: `dev` is valid; swiotlb reads `[gphys, gphys + off + len)`,
+        // RAM of the granule the caller maps part of.
+        let tlb = unsafe {
+            bindings::swiotlb_tbl_map_single(
+                self.dev,
+                gphys,
+                (off + len) as usize,
+                (self.granule - 1) as c_uint,
+                dir.as_raw(),
+                attrs.as_raw(),
+            )
+        };
+        if tlb == MAPPING_ERROR {
+            return Err(ENOMEM);
+        }
+        // SAFETY: swiotlb allocated whole granules from `tlb`, which is
+        // granule-aligned and mapped in the kernel's direct map.
+        unsafe {
+            let va = bindings::phys_to_virt(tlb).cast::<u8>();
+            ptr::write_bytes(va, 0, off as usize);
+            ptr::write_bytes(va.add((off + len) as usize), 0, (self.granule - off - len) as usize);
+        }
+        // SAFETY: The caller reserved the granule at `giova`; the bounce
+        // buffer is ours until we unmap it.
+        let ret = unsafe { self.map(giova, tlb, self.granule, dir, attrs) };
+        if ret.is_err() {
+            // SAFETY: `tlb` is the buffer just allocated, not mapped.
+            unsafe {
+                bindings::swiotlb_tbl_unmap_single(
+                    self.dev,
+                    tlb,
+                    (off + len) as usize,
+                    dir.as_raw(),
+                    attrs.as_raw() | Attrs::SKIP_CPU_SYNC.as_raw(),
+                )
+            };
+        }
+        ret
+    }
+
+    /// Unmaps the run `[from, to)` of linked granules into `gather`.
+    fn unmap_run(&self, from: u64, to: u64, gather: Pin<&mut Gather>) {
+        let len = to - from;
+        // SAFETY: Every granule of the run was found mapped, so the range has
+        // no hole; it belongs to a reservation of the caller.
+        let unmapped = unsafe { self.domain.unmap(from as usize, len as usize, gather) } as u64;
+        if unmapped < len {
+            warn_once(
+                &UNSPLIT,
+                self.dev,
+                c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx): unlink whole links\n"),
+                from + unmapped,
+                to,
+            );
+        }
+    }
+
+    /// Unmaps one bounced granule and releases its swiotlb buffer, after
+    /// copying the bytes `[off, off + len)` of it back for the CPU.
+    fn unbounce(&self, giova: u64, tlb: u64, off: u64, len: u64, dir: DataDirection, attrs: Attrs) {
+        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+            // SAFETY: `tlb` is a live bounce buffer of `dev`, covering the
+            // granule; swiotlb copies only towards the caller's range.
+            unsafe {
+                bindings::swiotlb_sync_single_for_cpu(self.dev, tlb + off, len as usize, dir.as_raw())
+            };
+        }
+        // The device must lose the buffer before swiotlb reuses it.
+        Gather::with(false, |mut gather| {
+            self.unmap_run(giova, giova + self.granule, gather.as_mut());
+            gather.sync(self.domain);
+        });
+        // SAFETY: The buffer is no longer reachable by the device.
+        unsafe {
+            bindings::swiotlb_tbl_unmap_single(
+                self.dev,
+                tlb,
+                (off + len) as usize,
+                dir.as_raw(),
+                attrs.as_raw() | Attrs::SKIP_CPU_SYNC.as_raw(),
+            )
+        };
+    }
+
+    /// Unmaps whatever is linked in `[start, end)` into `gather`: runs of
+    /// linked granules go to the IOMMU whole, holes are skipped. Bounced
+    /// granules are copied back and released, and a non-coherent device's
+    /// caches are maintained, which needs each granule's physical address.
+    ///
+    /// Returns whether the range held a hole.
+    fn unlink(
+        &self,
+        swiotlb: bool,
+        start: u64,
+        end: u64,
+        dir: DataDirection,
+        attrs: Attrs,
+        mut gather: Pin<&mut Gather>,
+    ) -> bool {
+        let g = self.granule;
+        let cpu_sync = !self.coherent()
+            && !attrs.contains(Attrs::SKIP_CPU_SYNC)
+            && dir != DataDirection::ToDevice;
+        let mut run: Option<u64> = None;
+        let mut holes = false;
+        let mut at = start & !(g - 1);
+
+        while at < end {
+            let phys = self.domain.iova_to_phys(at);
+            if phys == 0 {
+                holes = true;
+                if let Some(from) = run.take() {
+                    self.unmap_run(from, at, gather.as_mut());
+                }
+                at += g;
+                continue;
+            }
+
+            // The bytes of the range in this granule.
+            let lo = start.max(at) - at;
+            let hi = end.min(at + g) - at;
+            // SAFETY: `dev` is valid; the check only reads swiotlb's pools.
+            if swiotlb && !unsafe { bindings::swiotlb_find_pool(self.dev, phys) }.is_null() {
+                if let Some(from) = run.take() {
+                    self.unmap_run(from, at, gather.as_mut());
+                }
+                self.unbounce(at, phys, lo, hi - lo, dir, attrs);
+            } else {
+                if cpu_sync {
+                    // SAFETY: `phys` is the memory this granule maps.
+                    unsafe {
+                        bindings::arch_sync_dma_for_cpu(phys + lo, (hi - lo) as usize, dir.as_raw())
+                    };
+                }
+                run.get_or_insert(at);
+            }
+            at += g;
+        }
+        if let Some(from) = run {
+            self.unmap_run(from, at, gather.as_mut());
+        }
+        holes
+    }
+}
+
+static UNSPLIT: AtomicBool = AtomicBool::new(false);
+static UNLINKED: AtomicBool = AtomicBool::new(false);
+static BAD_CALL: AtomicBool = AtomicBool::new(false);
+
+/// Warns about a misuse once per boot, like `dev_warn_once()`.
+fn warn_once(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
+    if !done.swap(true, Ordering::Relaxed) {
+        // SAFETY: `dev` is a valid device and `fmt` a format taking two
+        // `u64` values.
+        unsafe { bindings::_dev_warn(dev, fmt.as_char_ptr(), a, b) };
+    }
+}
+
+/// The reserved size of `state`, without the swiotlb flag.
+#[inline]
+fn reserved(state: &bindings::dma_iova_state) -> u64 {
+    state.__size & !USE_SWIOTLB
+}
+
+/// Checks that `[offset, offset + size)` is a non-empty part of the
+/// reservation; returns its IOVA.
+fn span(state: &bindings::dma_iova_state, offset: usize, size: usize) -> Result<u64> {
+    if reserved(state) == 0 || size == 0 {
+        return Err(EINVAL);
+    }
+    let end = (offset as u64).checked_add(size as u64).ok_or(EOVERFLOW)?;
+    if end > reserved(state) {
+        return Err(EINVAL);
+    }
+    Ok(state.addr + offset as u64)
+}
+
+/// Reserves IOVA for a transfer; see `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// `dev` is a valid device bound to the caller's driver, and `state` points
+/// to a `struct dma_iova_state` the caller owns.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_try_alloc(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    phys: bindings::phys_addr_t,
+    size: usize,
+) -> bool {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &mut *state };
+    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+
+    if size == 0 || size as u64 & USE_SWIOTLB != 0 {
+        return false;
+    }
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let Some(t) = (unsafe { Target::of(dev) }) else {
+        return false;
+    };
+    let off = t.offset(phys);
+    let Some(len) = t.align(size as u64 + off) else {
+        return false;
+    };
+    // SAFETY: `domain` is the DMA domain of `dev`; `len` is whole granules.
+    let iova = unsafe { bindings::iommu_dma_iova_alloc(dev, t.domain.as_raw(), len as usize) };
+    if iova == 0 {
+        return false;
+    }
+    state.addr = iova + off;
+    state.__size = size as u64;
+    true
+}
+
+/// Releases a reservation; see `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_try_alloc`]; nothing is linked in `state` any more.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_free(dev: *mut bindings::device, state: *mut bindings::dma_iova_state) {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &mut *state };
+    if reserved(state) != 0 {
+        // SAFETY: `dev` is valid and bound, by the function's contract.
+        if let Some(t) = unsafe { Target::of(dev) } {
+            free_iova(&t, state, ptr::null_mut());
+        }
+    }
+    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+}
+
+fn free_iova(t: &Target<'_>, state: &bindings::dma_iova_state, gather: *mut bindings::iommu_iotlb_gather) {
+    let off = t.offset(state.addr);
+    // The reservation was allocated with this size, so it cannot overflow.
+    let len = t.align(reserved(state) + off).unwrap_or(0);
+    // SAFETY: This is the IOVA `dma_iova_try_alloc()` allocated in this
+    // domain, with its size; `gather` is null or the queued gather of its
+    // unmap.
+    unsafe { bindings::iommu_dma_iova_free(t.domain.as_raw(), state.addr - off, len as usize, gather) };
+}
+
+/// Maps a physical range into a reservation; see
+/// `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_try_alloc`]; the device may access
+/// `[phys, phys + size)` as `dir` says until it is unlinked.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_link(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    phys: bindings::phys_addr_t,
+    offset: usize,
+    size: usize,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+) -> c_int {
+    // SAFETY: Forwarded from the caller.
+    match unsafe { link(dev, state, phys, offset, size, dir, attrs) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// As for [`dma_iova_link`].
+unsafe fn link(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    phys: bindings::phys_addr_t,
+    offset: usize,
+    size: usize,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+) -> Result {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &mut *state };
+    let dir = DataDirection::try_from(dir)?;
+    let attrs = Attrs::from_raw(attrs);
+    let iova = span(state, offset, size)?;
+    let size = size as u64;
+    let end_phys = phys.checked_add(size).ok_or(EOVERFLOW)?;
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let t = unsafe { Target::of(dev) }.ok_or(ENODEV)?;
+
+    // Only the first link may start inside a granule, at the offset the
+    // reservation was made for.
+    let pad = t.offset(phys);
+    if t.offset(iova) != pad || (pad != 0 && offset != 0) {
+        return Err(EINVAL);
+    }
+
+    // SAFETY: `dev` is valid.
+    let bounce = unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) }
+        && (pad != 0 || t.offset(end_phys) != 0);
+    if !bounce {
+        let len = t.align(size + pad).ok_or(EOVERFLOW)?;
+        // SAFETY: The range is part of the caller's reservation, and the
+        // caller lets the device access the memory.
+        return unsafe { t.map(iova - pad, phys - pad, len, dir, attrs) };
+    }
+
+    // Bounce the partial head and tail granules; map the middle directly.
+    let g = t.granule;
+    let head = if pad != 0 { size.min(g - pad) } else { 0 };
+    let tail = if head < size { t.offset(end_phys) } else { 0 };
+    let middle = size - head - tail;
+    let mut done = 0;
+    let mut step = || -> Result {
+        if head != 0 {
+            // SAFETY: As above, for the first granule.
+            unsafe { t.bounce(iova - pad, phys - pad, pad, head, dir, attrs) }?;
+            done = head;
+        }
+        if middle != 0 {
+            // SAFETY: As above; the middle is whole granules.
+            unsafe { t.map(iova + done, phys + done, middle, dir, attrs) }?;
+            done += middle;
+        }
+        if tail != 0 {
+            // SAFETY: As above, for the last granule.
+            unsafe { t.bounce(iova + done, phys + done, 0, tail, dir, attrs) }?;
+        }
+        Ok(())
+    };
+    let ret = step();
+    match ret {
+        Ok(()) => state.__size |= USE_SWIOTLB,
+        // Each step undoes itself; undo the steps before the failing one.
+        Err(_) if done != 0 => Gather::with(false, |mut gather| {
+            t.unlink(true, iova, iova + done, dir, attrs | Attrs::SKIP_CPU_SYNC, gather.as_mut());
+            gather.sync(t.domain);
+        }),
+        Err(_) => (),
+    }
+    ret
+}
+
+/// Makes linked ranges visible to the device; see
+/// `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_try_alloc`].
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_sync(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    offset: usize,
+    size: usize,
+) -> c_int {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &*state };
+    let iova = match span(state, offset, size) {
+        Ok(iova) => iova,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let Some(t) = (unsafe { Target::of(dev) }) else {
+        return ENODEV.to_errno();
+    };
+    let pad = t.offset(iova);
+    let len = t.align(size as u64 + pad).unwrap_or(0);
+    match t.domain.sync_map((iova - pad) as usize, len as usize) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Unmaps part of a reservation; see `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_try_alloc`]; the device no longer uses the range.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_unlink(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    offset: usize,
+    size: usize,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+) {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &*state };
+    let (iova, dir) = match (span(state, offset, size), DataDirection::try_from(dir)) {
+        (Ok(iova), Ok(dir)) => (iova, dir),
+        _ => {
+            warn_once(
+                &BAD_CALL,
+                dev,
+                c_str!("dma_iova_unlink: bad range [%#llx, +%#llx) or direction\n"),
+                offset as u64,
+                size as u64,
+            );
+            return;
+        }
+    };
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let Some(t) = (unsafe { Target::of(dev) }) else {
+        return;
+    };
+    let swiotlb = state.__size & USE_SWIOTLB != 0;
+    let holes = Gather::with(false, |mut gather| {
+        let holes = t.unlink(swiotlb, iova, iova + size as u64, dir, Attrs::from_raw(attrs), gather.as_mut());
+        gather.sync(t.domain);
+        holes
+    });
+    if holes {
+        warn_once(
+            &UNLINKED,
+            dev,
+            c_str!("dma_iova_unlink: part of [%#llx, %#llx) was not linked\n"),
+            iova,
+            iova + size as u64,
+        );
+    }
+}
+
+/// Unlinks everything and releases a reservation; see
+/// `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_try_alloc`]; the device no longer uses the
+/// reservation.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_destroy(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    mapped_len: usize,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+) {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &mut *state };
+    let size = reserved(state);
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let target = unsafe { Target::of(dev) };
+    if let (true, Some(t)) = (size != 0, target) {
+        let mut attrs = Attrs::from_raw(attrs);
+        let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
+            // Nothing can be copied back for an unknown direction.
+            attrs |= Attrs::SKIP_CPU_SYNC;
+            DataDirection::Bidirectional
+        });
+        let swiotlb = state.__size & USE_SWIOTLB != 0;
+        let end = state.addr + (mapped_len as u64).min(size);
+
+        // Bounced granules are released only after a synchronous flush.
+        Gather::with(t.lazy() && !swiotlb, |mut gather| {
+            t.unlink(swiotlb, state.addr, end, dir, attrs, gather.as_mut());
+            if gather.is_queued() {
+                free_iova(&t, state, gather.as_raw());
+            } else {
+                gather.sync(t.domain);
+                free_iova(&t, state, ptr::null_mut());
+            }
+        });
+    }
+    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+}
+
+/// Whether streaming mappings of `dev` need unmapping; see
+/// `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// `dev` is a valid device.
+#[no_mangle]
+pub unsafe extern "C" fn dma_need_unmap(dev: *mut bindings::device) -> bool {
+    // SAFETY: `dev` is valid by the function's contract.
+    let (iommu, ops) = unsafe { (bindings::use_dma_iommu(dev), bindings::get_dma_ops(dev)) };
+    // An IOMMU or DMA ops (bypassed or not) may hold a mapping; dma-direct
+    // only unmaps to bounce or to maintain caches.
+    // SAFETY: `dev` is valid by the function's contract.
+    iommu || !ops.is_null() || !unsafe { skips_sync(dev) } || cfg!(CONFIG_DMA_API_DEBUG)
+}
+
+/// Whether dma-direct may skip syncs, and so unmaps, for `dev`.
+///
+/// # Safety
+///
+/// `dev` is a valid device.
+#[cfg(CONFIG_DMA_NEED_SYNC)]
+unsafe fn skips_sync(dev: *mut bindings::device) -> bool {
+    // SAFETY: `dev` is valid by the function's contract.
+    unsafe { (*dev).dma_skip_sync() }
+}
+
+/// # Safety
+///
+/// `dev` is a valid device.
+#[cfg(not(CONFIG_DMA_NEED_SYNC))]
+unsafe fn skips_sync(_dev: *mut bindings::device) -> bool {
+    true
+}

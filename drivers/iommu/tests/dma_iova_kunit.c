@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: the two-step IOVA DMA API, called as a C driver calls it.
+ *
+ * On QEMU's edu device behind the boot's IOMMU, every mapping is checked
+ * twice: in the IOMMU's page tables with iommu_iova_to_phys(), and by the
+ * bytes the device moves, or does not move, through it.
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+#include <linux/string.h>
+#include <linux/swiotlb.h>
+
+#include "edu.h"
+
+#define NPAGES		16
+#define HEAD		0x180	/* in-page offset of a first link */
+#define MAX_RESV	64
+
+KUNIT_DEFINE_ACTION_WRAPPER(free_pages_action, __free_page, struct page *);
+
+static void free_order1(void *page)
+{
+	__free_pages(page, 1);
+}
+
+/* A page the test owns; it is freed when the test ends. */
+static struct page *test_page(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_pages_action, page));
+	return page;
+}
+
+/* Pages with a gap between each two, so that no two are contiguous. */
+static void scattered_pages(struct kunit *test, struct page **pages, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pages[i] = alloc_pages(GFP_KERNEL | __GFP_ZERO, 1);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+		KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order1, pages[i]));
+	}
+}
+
+static void fill(void *buf, size_t len, u8 seed)
+{
+	u8 *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = seed + i * 13 + (i >> 9);
+}
+
+/* The edu device and its DMA domain; skips in an identity (passthrough) boot. */
+static struct edu_device *translating_edu(struct kunit *test,
+					  struct iommu_domain **domain)
+{
+	struct edu_device *edu = edu_get(test);
+
+	*domain = iommu_get_domain_for_dev(edu->dev);
+	if (!*domain || !iommu_is_dma_domain(*domain))
+		kunit_skip(test, "edu is not translated in this boot: covered by try_alloc_without_translation");
+	return edu;
+}
+
+static bool state_is_zero(struct dma_iova_state *state)
+{
+	return !state->addr && !state->__size;
+}
+
+/* Count the granules of [iova, iova + len) the IOMMU maps. */
+static int mapped_granules(struct iommu_domain *domain, dma_addr_t iova, size_t len)
+{
+	dma_addr_t a, end = iova + len;
+	int n = 0;
+
+	for (a = iova & PAGE_MASK; a < end; a += PAGE_SIZE)
+		n += !!iommu_iova_to_phys(domain, a);
+	return n;
+}
+
+/*
+ * Reserve 16 MiB ranges until the device's IOVA space runs out; check that
+ * the failing reservation leaves its state zeroed; release them all.
+ * Return how many fit.
+ */
+static int count_reservations(struct kunit *test, struct device *dev)
+{
+	struct dma_iova_state *states;
+	int n = 0, i;
+
+	states = kunit_kcalloc(test, MAX_RESV, sizeof(*states), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, states);
+
+	/* Let a flush queue hand back the IOVA it holds. */
+	msleep(50);
+	while (n < MAX_RESV) {
+		memset(&states[n], 0xff, sizeof(states[n]));
+		if (!dma_iova_try_alloc(dev, &states[n], 0, SZ_16M)) {
+			KUNIT_EXPECT_TRUE(test, state_is_zero(&states[n]));
+			break;
+		}
+		KUNIT_EXPECT_LE(test, states[n].addr + SZ_16M - 1, dma_get_mask(dev));
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		dma_iova_free(dev, &states[i]);
+	return n;
+}
+
+static void try_alloc_fits_mask(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct dma_iova_state state;
+	phys_addr_t phys = page_to_phys(test_page(test)) + HEAD;
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, phys, 3 * PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, dma_use_iova(&state));
+	KUNIT_EXPECT_EQ(test, dma_iova_size(&state), 3 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, state.addr & ~PAGE_MASK, HEAD);
+	KUNIT_EXPECT_LE(test, state.addr + 3 * PAGE_SIZE - 1, DMA_BIT_MASK(EDU_DMA_BITS));
+	/* A reservation maps nothing. */
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, 3 * PAGE_SIZE));
+	dma_iova_free(edu->dev, &state);
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+}
+
+static void try_alloc_rejects(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct dma_iova_state state;
+
+	memset(&state, 0xff, sizeof(state));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(edu->dev, &state, 0, 0));
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+
+	memset(&state, 0xff, sizeof(state));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(edu->dev, &state, 0, SIZE_MAX));
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+
+	/* More than the 28-bit mask can address. */
+	memset(&state, 0xff, sizeof(state));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(edu->dev, &state, 0, SZ_512M));
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+}
+
+/* Runs in every boot: devices whose DMA the IOMMU does not translate. */
+static void try_alloc_without_translation(struct kunit *test)
+{
+	struct device *dev = kunit_device_register(test, "dma-iova-plain");
+	struct dma_iova_state state;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	KUNIT_EXPECT_FALSE(test, device_iommu_mapped(dev));
+	memset(&state, 0xff, sizeof(state));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(dev, &state, 0, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+
+	if (edu_expect_identity()) {
+		struct edu_device *edu = edu_get(test);
+
+		memset(&state, 0xff, sizeof(state));
+		KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(edu->dev, &state, 0, PAGE_SIZE));
+		KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	}
+}
+
+static void try_alloc_exhausts(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	int n = count_reservations(test, edu->dev);
+
+	/* 256 MiB below the mask, less what the domain reserves. */
+	kunit_info(test, "%d reservations of 16 MiB fit\n", n);
+	KUNIT_EXPECT_GE(test, n, 8);
+	KUNIT_EXPECT_LE(test, n, 16);
+	/* Released, they fit again. */
+	KUNIT_EXPECT_EQ(test, n, count_reservations(test, edu->dev));
+}
+
+static void link_unlink_destroy(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *pages[NPAGES];
+	struct dma_iova_state state;
+	size_t size = NPAGES * PAGE_SIZE - HEAD;
+	dma_addr_t base;
+	int i;
+
+	scattered_pages(test, pages, NPAGES);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state,
+						   page_to_phys(pages[0]) + HEAD, size));
+	base = state.addr - HEAD;
+
+	/* The first link starts inside its page; the others are whole pages. */
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(pages[0]) + HEAD,
+					       0, PAGE_SIZE - HEAD, DMA_BIDIRECTIONAL, 0));
+	for (i = 1; i < NPAGES; i++)
+		KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(pages[i]),
+						       i * PAGE_SIZE - HEAD, PAGE_SIZE,
+						       DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, size));
+
+	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, state.addr),
+			page_to_phys(pages[0]) + HEAD);
+	for (i = 0; i < NPAGES; i++)
+		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, base + i * PAGE_SIZE),
+				    page_to_phys(pages[i]), "granule %d", i);
+
+	/* Unlink pages 5 to 9: they go, the others stay. */
+	dma_iova_unlink(edu->dev, &state, 5 * PAGE_SIZE - HEAD, 5 * PAGE_SIZE,
+			DMA_BIDIRECTIONAL, 0);
+	for (i = 0; i < NPAGES; i++)
+		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, base + i * PAGE_SIZE),
+				    i >= 5 && i < 10 ? 0 : page_to_phys(pages[i]),
+				    "granule %d", i);
+
+	/* Destroy across the hole: nothing may stay mapped. */
+	dma_iova_destroy(edu->dev, &state, size, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, NPAGES * PAGE_SIZE));
+}
+
+static void cycles_leave_allocator_unchanged(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *pages[4];
+	struct dma_iova_state state;
+	dma_addr_t last = 0;
+	int before, i, j, err = 0;
+
+	scattered_pages(test, pages, 4);
+	before = count_reservations(test, edu->dev);
+
+	for (i = 0; i < 10000 && !err; i++) {
+		if (!dma_iova_try_alloc(edu->dev, &state, 0, 4 * PAGE_SIZE)) {
+			err = -ENOSPC;
+			break;
+		}
+		for (j = 0; j < 4 && !err; j++)
+			err = dma_iova_link(edu->dev, &state, page_to_phys(pages[j]),
+					    j * PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
+		if (!err)
+			err = dma_iova_sync(edu->dev, &state, 0, 4 * PAGE_SIZE);
+		last = state.addr;
+		dma_iova_destroy(edu->dev, &state, 4 * PAGE_SIZE, DMA_TO_DEVICE, 0);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, err, 0, "cycle %d", i);
+	KUNIT_EXPECT_EQ(test, i, 10000);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, last, 4 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, before, count_reservations(test, edu->dev));
+}
+
+/* Copy a page through the device with two 2 KiB transfers. */
+static int edu_copy(struct edu_device *edu, dma_addr_t src, dma_addr_t dst)
+{
+	size_t half = PAGE_SIZE / 2, off;
+	int err = 0;
+
+	for (off = 0; off < PAGE_SIZE && !err; off += half) {
+		err = edu_dma(edu, src + off, 0, half, DMA_TO_DEVICE);
+		if (!err)
+			err = edu_dma(edu, dst + off, 0, half, DMA_FROM_DEVICE);
+	}
+	return err;
+}
+
+static void device_copies_through_links(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *src = test_page(test), *dst = test_page(test);
+	struct dma_iova_state state;
+
+	fill(page_address(src), PAGE_SIZE, 0x21);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(src), 0,
+					       PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(dst), PAGE_SIZE,
+					       PAGE_SIZE, DMA_FROM_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * PAGE_SIZE));
+
+	KUNIT_EXPECT_EQ(test, 0, edu_copy(edu, state.addr, state.addr + PAGE_SIZE));
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(src), page_address(dst), PAGE_SIZE));
+}
+
+/* Load the device's buffer with @len bytes of pattern @seed. */
+static void load_device(struct kunit *test, struct edu_device *edu, size_t len, u8 seed)
+{
+	struct page *page = test_page(test);
+	dma_addr_t dma;
+
+	fill(page_address(page), len, seed);
+	dma = dma_map_page(edu->dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(edu->dev, dma));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, dma, 0, len, DMA_TO_DEVICE));
+	dma_unmap_page(edu->dev, dma, PAGE_SIZE, DMA_TO_DEVICE);
+}
+
+static bool all_bytes(const void *buf, size_t len, u8 val)
+{
+	return !memchr_inv(buf, val, len);
+}
+
+static void to_device_link_is_read_only(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *page = test_page(test);
+	struct dma_iova_state state;
+	size_t len = PAGE_SIZE / 2;
+
+	memset(page_address(page), 0x11, PAGE_SIZE);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(page), 0,
+					       PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, PAGE_SIZE));
+
+	/* The device may read the page... */
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, len, DMA_TO_DEVICE));
+	/* ...but its write is stopped. */
+	load_device(test, edu, len, 0x42);
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, len, DMA_FROM_DEVICE));
+	dma_iova_destroy(edu->dev, &state, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_TRUE(test, all_bytes(page_address(page), PAGE_SIZE, 0x11));
+}
+
+/* Map @victim FROM_DEVICE, check the device writes it, then cut it off. */
+static void isolation(struct kunit *test, bool destroy)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *victim = test_page(test), *other = test_page(test);
+	struct dma_iova_state state;
+	size_t len = PAGE_SIZE / 2;
+	dma_addr_t stale;
+	u8 *expect = kunit_kmalloc(test, len, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, expect);
+	fill(expect, len, 0x67);
+	load_device(test, edu, len, 0x67);
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(other), 0,
+					       PAGE_SIZE, DMA_FROM_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(victim), PAGE_SIZE,
+					       PAGE_SIZE, DMA_FROM_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	stale = state.addr + PAGE_SIZE;
+
+	/* Linked, the device reaches the page. */
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, stale, 0, len, DMA_FROM_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(victim), expect, len));
+
+	if (destroy)
+		dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	else
+		dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_FROM_DEVICE, 0);
+
+	/* Cut off, it does not. */
+	memset(page_address(victim), 0x3c, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, stale, 0, len, DMA_FROM_DEVICE));
+	KUNIT_EXPECT_TRUE(test, all_bytes(page_address(victim), PAGE_SIZE, 0x3c));
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(domain, stale));
+
+	if (!destroy) {
+		/* The rest of the reservation still works. */
+		KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, len, DMA_FROM_DEVICE));
+		KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(other), expect, len));
+		dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	}
+}
+
+static void unlink_cuts_device_off(struct kunit *test)
+{
+	isolation(test, false);
+}
+
+static void destroy_cuts_device_off(struct kunit *test)
+{
+	isolation(test, true);
+}
+
+static void bad_input_maps_nothing(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct device *dev = edu->dev;
+	phys_addr_t phys = page_to_phys(test_page(test));
+	struct dma_iova_state state, none = {};
+	size_t size = 4 * PAGE_SIZE;
+	dma_addr_t base;
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(dev, &state, phys, size));
+	base = state.addr;
+
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, 0, DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, size, PAGE_SIZE,
+						     DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 3 * PAGE_SIZE,
+						     2 * PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EOVERFLOW, dma_iova_link(dev, &state, phys, SIZE_MAX - 16,
+							PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EOVERFLOW, dma_iova_link(dev, &state, (phys_addr_t)-PAGE_SIZE,
+							PAGE_SIZE, 2 * PAGE_SIZE,
+							DMA_TO_DEVICE, 0));
+	/* Only a first link may start inside a granule, at the reserved offset. */
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys + HEAD, PAGE_SIZE,
+						     PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys + HEAD, 0,
+						     PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, PAGE_SIZE,
+						     DMA_NONE, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, PAGE_SIZE, 42, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &none, phys, 0, PAGE_SIZE,
+						     DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, size));
+
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(dev, &state, 0, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(dev, &state, PAGE_SIZE, size));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(dev, &none, 0, PAGE_SIZE));
+
+	/* Unlinking what was never linked, or twice, changes nothing. */
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(dev, &state, phys, PAGE_SIZE, PAGE_SIZE,
+					       DMA_TO_DEVICE, 0));
+	dma_iova_unlink(dev, &state, 2 * PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, base + PAGE_SIZE), phys);
+	dma_iova_unlink(dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	dma_iova_unlink(dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	dma_iova_unlink(dev, &state, size, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, size));
+
+	dma_iova_destroy(dev, &state, size, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	/* A state without reservation is left alone. */
+	dma_iova_unlink(dev, &none, 0, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	dma_iova_destroy(dev, &none, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	dma_iova_free(dev, &none);
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&none));
+}
+
+/*
+ * Fail each allocation a link makes in turn, with the fault injection of
+ * the task, until the link makes no more: the link takes three IOMMU map
+ * calls here (4, 8 and 16 KiB), so some failures come after a part of it
+ * is mapped. Each failure must return -ENOMEM and leave nothing mapped,
+ * for the IOMMU and for the device.
+ */
+static void link_failure_part_way(struct kunit *test)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct dma_iova_state state;
+	struct page *block;
+	phys_addr_t phys;
+	int failures = 0, n, ret = -ENOMEM;
+	void *first;
+
+	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 3);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	phys = page_to_phys(block);
+	first = page_address(block + 1);
+	load_device(test, edu, PAGE_SIZE / 2, 0x5d);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, phys, SZ_32K));
+	/* Both ends 32 KiB aligned: pages of 4, 8 and 16 KiB from 4 KiB on. */
+	KUNIT_ASSERT_EQ(test, state.addr & (SZ_32K - 1), 0);
+
+	/* Until the n-th allocation is past the end of the link. */
+	for (n = 1; n < 64; n++) {
+		unsigned int left;
+
+		current->fail_nth = n;
+		ret = dma_iova_link(edu->dev, &state, phys + SZ_4K, SZ_4K, 7 * SZ_4K,
+				    DMA_BIDIRECTIONAL, 0);
+		left = current->fail_nth;
+		current->fail_nth = 0;
+		if (!ret) {
+			/* Not reached, or a failure the IOMMU driver recovers from. */
+			KUNIT_EXPECT_EQ(test, 7, mapped_granules(domain, state.addr, SZ_32K));
+			if (left)
+				break;
+			dma_iova_unlink(edu->dev, &state, SZ_4K, 7 * SZ_4K, DMA_BIDIRECTIONAL, 0);
+			continue;
+		}
+		failures++;
+		KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+		KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, state.addr, SZ_32K),
+				    "allocation %d failed", n);
+		if (failures == 3) {
+			/* Part of the link was mapped: the device must not reach it. */
+			memset(first, 0x3c, PAGE_SIZE);
+			KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + SZ_4K, 0,
+							 PAGE_SIZE / 2, DMA_FROM_DEVICE));
+			KUNIT_EXPECT_TRUE(test, all_bytes(first, PAGE_SIZE, 0x3c));
+		}
+	}
+	kunit_info(test, "%d allocations of the link, %d of them fail it\n", n - 1, failures);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, 7, mapped_granules(domain, state.addr, SZ_32K));
+	if (strstarts(edu_iommu_name(edu->dev) ?: "", "virtio_iommu"))
+		KUNIT_EXPECT_GE(test, failures, 3);
+	dma_iova_destroy(edu->dev, &state, SZ_32K, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, SZ_32K));
+	__free_pages(block, 3);
+#else
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
+#endif
+}
+
+static void restore_trust(void *pdev)
+{
+	((struct pci_dev *)pdev)->untrusted = 0;
+}
+
+/*
+ * An untrusted device gets the partial head and tail granules of a link
+ * bounced through swiotlb: it sees the caller's bytes and zeros around
+ * them, never the neighbours in the same pages, and what it writes is
+ * copied back to the caller's bytes only.
+ */
+static void untrusted_bounces_partial_granules(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *block, *out = test_page(test);
+	const size_t off = 0x300, len = PAGE_SIZE + 1000;
+	struct dma_iova_state state;
+	dma_addr_t out_dma;
+	u8 *buf, *expect;
+
+	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(edu->dev),
+			      "no swiotlb pool: boot with memory above 4 GiB");
+	block = alloc_pages(GFP_KERNEL, 1);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order1, block));
+	buf = page_address(block);
+	expect = kunit_kmalloc(test, 2 * PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, expect);
+
+	edu->pdev->untrusted = 1;
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, restore_trust, edu->pdev));
+
+	/* The neighbours of the buffer are 0xee. */
+	memset(buf, 0xee, 2 * PAGE_SIZE);
+	fill(buf + off, len, 0x71);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, page_to_phys(block) + off, len));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(block) + off, 0, len,
+					       DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, len));
+	KUNIT_EXPECT_TRUE(test, state.__size & DMA_IOVA_USE_SWIOTLB);
+	KUNIT_EXPECT_NOT_NULL(test, swiotlb_find_pool(edu->dev,
+						      iommu_iova_to_phys(domain, state.addr)));
+
+	/* The device reads the head granule: zeros, then the caller's bytes. */
+	out_dma = dma_map_page(edu->dev, out, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(edu->dev, out_dma));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr - off, 0, 2048, DMA_TO_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, out_dma, 0, 2048, DMA_FROM_DEVICE));
+	KUNIT_EXPECT_TRUE(test, all_bytes(page_address(out), off, 0));
+	KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(out) + off, buf + off, 2048 - off));
+	/* And the tail granule: the caller's last bytes, then zeros. */
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr - off + PAGE_SIZE,
+					 0, 2048, DMA_TO_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, out_dma, 0, 2048, DMA_FROM_DEVICE));
+	dma_unmap_page(edu->dev, out_dma, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(out), buf + PAGE_SIZE, off + len - PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, all_bytes(page_address(out) + off + len - PAGE_SIZE,
+					  2048 - (off + len - PAGE_SIZE), 0));
+
+	/* The device writes the whole buffer; teardown copies it back. */
+	load_device(test, edu, 2048, 0x19);
+	fill(expect, 2 * PAGE_SIZE, 0x19);
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, 2048, DMA_FROM_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + 2048, 0, 2048, DMA_FROM_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + 4096, 0, len - 4096, DMA_FROM_DEVICE));
+	dma_iova_destroy(edu->dev, &state, len, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off, expect, 2048));
+	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off + 2048, expect, 2048));
+	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off + 4096, expect, len - 4096));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf, off, 0xee));
+	KUNIT_EXPECT_TRUE(test, all_bytes(buf + off + len, 2 * PAGE_SIZE - off - len, 0xee));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, 2 * PAGE_SIZE));
+}
+
+static void need_unmap_behind_iommu(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+
+	KUNIT_EXPECT_TRUE(test, dma_need_unmap(edu->dev));
+}
+
+static struct kunit_case dma_iova_cases[] = {
+	KUNIT_CASE(try_alloc_fits_mask),
+	KUNIT_CASE(try_alloc_rejects),
+	KUNIT_CASE(try_alloc_without_translation),
+	KUNIT_CASE(try_alloc_exhausts),
+	KUNIT_CASE(link_unlink_destroy),
+	KUNIT_CASE(bad_input_maps_nothing),
+	KUNIT_CASE(link_failure_part_way),
+	KUNIT_CASE(need_unmap_behind_iommu),
+	KUNIT_CASE_SLOW(cycles_leave_allocator_unchanged),
+	KUNIT_CASE_SLOW(device_copies_through_links),
+	KUNIT_CASE_SLOW(to_device_link_is_read_only),
+	KUNIT_CASE_SLOW(unlink_cuts_device_off),
+	KUNIT_CASE_SLOW(destroy_cuts_device_off),
+	KUNIT_CASE_SLOW(untrusted_bounces_partial_granules),
+	{}
+};
+
+static struct kunit_suite dma_iova_suite = {
+	.name = "dma_iova",
+	.suite_init = edu_suite_init,
+	.suite_exit = edu_suite_exit,
+	.test_cases = dma_iova_cases,
+};
+kunit_test_suite(dma_iova_suite);

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# x86_64 q35 with an Intel VT-d IOMMU in passthrough: edu's DMA is not
+# translated, the two-step API is not used and drivers fall back to the
+# streaming DMA API.
+#
+# Run with:
+#   tools/testing/kunit/kunit.py run \
+#	--qemu_config=tools/testing/kunit/qemu_configs/x86_64_passthrough.py \
+#	--kunitconfig=drivers/iommu/tests
+import os
+
+from ..qemu_config import QemuArchParams
+
+# The kernel is the same in every IOMMU configuration.
+with open(os.path.join(os.path.dirname(__file__), '..', 'configs',
+		       'x86_64_iommu.config')) as f:
+	KCONFIG = f.read()
+
+QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
+			   kconfig=KCONFIG,
+			   qemu_arch='x86_64',
+			   kernel_path='arch/x86/boot/bzImage',
+			   kernel_command_line='console=ttyS0 intel_iommu=on iommu.passthrough=1 '
+						   'iommu_edu_kunit.expect_iommu=dmar '
+						   'iommu_edu_kunit.expect_domain=identity',
+			   # qboot is faster than SeaBIOS, keeps the console
+			   # clean and still passes QEMU's ACPI tables (VIOT).
+			   extra_qemu_params=['-bios', 'qboot.rom',
+					      '-machine', 'q35', '-accel', 'tcg',
+					      # All memory within edu's 28-bit DMA
+					      # mask: nothing needs bouncing.
+					      '-m', '256',
+					      # The IOMMU comes before the devices it
+					      # translates for.
+					      '-device', 'intel-iommu',
+					      '-device', 'edu'])

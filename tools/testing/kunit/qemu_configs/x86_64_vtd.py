@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# x86_64 q35 with an Intel VT-d IOMMU translating for QEMU's edu device.
+#
+# Run with:
+#   tools/testing/kunit/kunit.py run \
+#	--qemu_config=tools/testing/kunit/qemu_configs/x86_64_vtd.py \
+#	--kunitconfig=drivers/iommu/tests
+import os
+
+from ..qemu_config import QemuArchParams
+
+# The kernel is the same in every IOMMU configuration.
+with open(os.path.join(os.path.dirname(__file__), '..', 'configs',
+		       'x86_64_iommu.config')) as f:
+	KCONFIG = f.read()
+
+QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
+			   kconfig=KCONFIG,
+			   qemu_arch='x86_64',
+			   kernel_path='arch/x86/boot/bzImage',
+			   kernel_command_line='console=ttyS0 intel_iommu=on iommu_edu_kunit.expect_iommu=dmar',
+			   # qboot is faster than SeaBIOS, keeps the console
+			   # clean and still passes QEMU's ACPI tables (VIOT).
+			   extra_qemu_params=['-bios', 'qboot.rom',
+					      '-machine', 'q35', '-accel', 'tcg',
+					      # Memory above 4 GiB gives swiotlb a
+					      # pool, for the untrusted-device tests.
+					      '-m', '4608',
+					      # The IOMMU comes before the devices it
+					      # translates for.
+					      '-device', 'intel-iommu',
+					      '-device', 'edu'])
