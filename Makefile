@@ -7,11 +7,12 @@
 #   make test      build the kernel and run every KUnit suite under QEMU
 #   make run       build the kernel and boot it in QEMU to show what it does
 #   make patches   export our change as a git format-patch series (out/patches)
+#   make check     rustfmt, clippy and checkpatch --strict on our change
 
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all setup tree kernel test run patches clean
+.PHONY: all setup tree kernel test run patches check clean
 
 all: test
 
@@ -35,6 +36,9 @@ patches: tree
 	@git -C $(BUILD)/linux format-patch -q --no-signature --zero-commit \
 		-o $(CURDIR)/out/patches base..HEAD
 	@ls out/patches
+
+check: kernel
+	@scripts/check
 
 clean:
 	rm -rf $(BUILD) out

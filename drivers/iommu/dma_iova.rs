@@ -35,9 +35,9 @@ use kernel::{
     str::CStr,
 };
 
-// bindgen sees the C `(1ULL << 63)` as a negative `i64`.
-const USE_SWIOTLB: u64 = bindings::DMA_IOVA_USE_SWIOTLB as u64;
-// The C `DMA_MAPPING_ERROR`, a cast bindgen does not translate.
+// bindgen cannot translate these two C constants, above `i64::MAX`;
+// dma_iova_exports.c asserts that they match the C definitions.
+const USE_SWIOTLB: u64 = 1 << 63;
 const MAPPING_ERROR: u64 = u64::MAX;
 
 /// A device's DMA domain, as the engine maps through it.
@@ -110,7 +110,14 @@ impl Target<'_> {
     ///
     /// The range is reserved by the caller and unmapped, and the memory may
     /// be accessed by the device as `dir` says until it is unmapped.
-    unsafe fn map(&self, iova: u64, phys: u64, len: u64, dir: DataDirection, attrs: Attrs) -> Result {
+    unsafe fn map(
+        &self,
+        iova: u64,
+        phys: u64,
+        len: u64,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result {
         let coherent = self.coherent();
         if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
             // SAFETY: `[phys, phys + len)` is memory the caller maps.
@@ -165,24 +172,39 @@ impl Target<'_> {
         unsafe {
             let va = bindings::phys_to_virt(tlb).cast::<u8>();
             ptr::write_bytes(va, 0, off as usize);
-            ptr::write_bytes(va.add((off + len) as usize), 0, (self.granule - off - len) as usize);
+            ptr::write_bytes(
+                va.add((off + len) as usize),
+                0,
+                (self.granule - off - len) as usize,
+            );
         }
         // SAFETY: The caller reserved the granule at `giova`; the bounce
         // buffer is ours until we unmap it.
         let ret = unsafe { self.map(giova, tlb, self.granule, dir, attrs) };
         if ret.is_err() {
             // SAFETY: `tlb` is the buffer just allocated, not mapped.
-            unsafe {
-                bindings::swiotlb_tbl_unmap_single(
-                    self.dev,
-                    tlb,
-                    (off + len) as usize,
-                    dir.as_raw(),
-                    attrs.as_raw() | Attrs::SKIP_CPU_SYNC.as_raw(),
-                )
-            };
+            unsafe { self.release_bounce(tlb, off + len, dir, attrs) };
         }
         ret
+    }
+
+    /// Gives a bounce buffer back to swiotlb, without copying it back.
+    ///
+    /// # Safety
+    ///
+    /// `tlb` is a bounce buffer of `dev` of `len` bytes that the device can
+    /// no longer reach.
+    unsafe fn release_bounce(&self, tlb: u64, len: u64, dir: DataDirection, attrs: Attrs) {
+        // SAFETY: By the function's contract.
+        unsafe {
+            bindings::swiotlb_tbl_unmap_single(
+                self.dev,
+                tlb,
+                len as usize,
+                dir.as_raw(),
+                attrs.as_raw() | Attrs::SKIP_CPU_SYNC.as_raw(),
+            )
+        };
     }
 
     /// Unmaps the run `[from, to)` of linked granules into `gather`.
@@ -209,7 +231,12 @@ impl Target<'_> {
             // SAFETY: `tlb` is a live bounce buffer of `dev`, covering the
             // granule; swiotlb copies only towards the caller's range.
             unsafe {
-                bindings::swiotlb_sync_single_for_cpu(self.dev, tlb + off, len as usize, dir.as_raw())
+                bindings::swiotlb_sync_single_for_cpu(
+                    self.dev,
+                    tlb + off,
+                    len as usize,
+                    dir.as_raw(),
+                )
             };
         }
         // The device must lose the buffer before swiotlb reuses it.
@@ -218,15 +245,7 @@ impl Target<'_> {
             gather.sync(self.domain);
         });
         // SAFETY: The buffer is no longer reachable by the device.
-        unsafe {
-            bindings::swiotlb_tbl_unmap_single(
-                self.dev,
-                tlb,
-                (off + len) as usize,
-                dir.as_raw(),
-                attrs.as_raw() | Attrs::SKIP_CPU_SYNC.as_raw(),
-            )
-        };
+        unsafe { self.release_bounce(tlb, off + len, dir, attrs) };
     }
 
     /// Unmaps whatever is linked in `[start, end)` into `gather`: runs of
@@ -366,7 +385,10 @@ pub unsafe extern "C" fn dma_iova_try_alloc(
 ///
 /// As for [`dma_iova_try_alloc`]; nothing is linked in `state` any more.
 #[no_mangle]
-pub unsafe extern "C" fn dma_iova_free(dev: *mut bindings::device, state: *mut bindings::dma_iova_state) {
+pub unsafe extern "C" fn dma_iova_free(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+) {
     // SAFETY: The caller owns `*state`.
     let state = unsafe { &mut *state };
     if reserved(state) != 0 {
@@ -378,14 +400,20 @@ pub unsafe extern "C" fn dma_iova_free(dev: *mut bindings::device, state: *mut b
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };
 }
 
-fn free_iova(t: &Target<'_>, state: &bindings::dma_iova_state, gather: *mut bindings::iommu_iotlb_gather) {
+fn free_iova(
+    t: &Target<'_>,
+    state: &bindings::dma_iova_state,
+    gather: *mut bindings::iommu_iotlb_gather,
+) {
     let off = t.offset(state.addr);
     // The reservation was allocated with this size, so it cannot overflow.
     let len = t.align(reserved(state) + off).unwrap_or(0);
     // SAFETY: This is the IOVA `dma_iova_try_alloc()` allocated in this
     // domain, with its size; `gather` is null or the queued gather of its
     // unmap.
-    unsafe { bindings::iommu_dma_iova_free(t.domain.as_raw(), state.addr - off, len as usize, gather) };
+    unsafe {
+        bindings::iommu_dma_iova_free(t.domain.as_raw(), state.addr - off, len as usize, gather)
+    };
 }
 
 /// Maps a physical range into a reservation; see
@@ -479,7 +507,14 @@ unsafe fn link(
         Ok(()) => state.__size |= USE_SWIOTLB,
         // Each step undoes itself; undo the steps before the failing one.
         Err(_) if done != 0 => Gather::with(false, |mut gather| {
-            t.unlink(true, iova, iova + done, dir, attrs | Attrs::SKIP_CPU_SYNC, gather.as_mut());
+            t.unlink(
+                true,
+                iova,
+                iova + done,
+                dir,
+                attrs | Attrs::SKIP_CPU_SYNC,
+                gather.as_mut(),
+            );
             gather.sync(t.domain);
         }),
         Err(_) => (),
@@ -553,7 +588,14 @@ pub unsafe extern "C" fn dma_iova_unlink(
     };
     let swiotlb = state.__size & USE_SWIOTLB != 0;
     let holes = Gather::with(false, |mut gather| {
-        let holes = t.unlink(swiotlb, iova, iova + size as u64, dir, Attrs::from_raw(attrs), gather.as_mut());
+        let holes = t.unlink(
+            swiotlb,
+            iova,
+            iova + size as u64,
+            dir,
+            Attrs::from_raw(attrs),
+            gather.as_mut(),
+        );
         gather.sync(t.domain);
         holes
     });

@@ -23,7 +23,7 @@ void rust_helper_arch_sync_dma_for_cpu(phys_addr_t paddr, size_t size,
 }
 
 struct io_tlb_pool *rust_helper_swiotlb_find_pool(struct device *dev,
-						 phys_addr_t paddr)
+						  phys_addr_t paddr)
 {
 	return swiotlb_find_pool(dev, paddr);
 }

@@ -36,9 +36,8 @@ pub enum DataDirection {
 }
 
 // The discriminants above are the C values, so the C type must fit `repr(u32)`.
-const _: () = assert!(
-    core::mem::size_of::<bindings::dma_data_direction>() == core::mem::size_of::<u32>()
-);
+const _: () =
+    assert!(core::mem::size_of::<bindings::dma_data_direction>() == core::mem::size_of::<u32>());
 
 impl DataDirection {
     /// Returns the C `enum dma_data_direction` value.

@@ -71,7 +71,7 @@ static struct edu_device *translating_edu(struct kunit *test,
 
 	*domain = iommu_get_domain_for_dev(edu->dev);
 	if (!*domain || !iommu_is_dma_domain(*domain))
-		kunit_skip(test, "edu is not translated in this boot: covered by try_alloc_without_translation");
+		kunit_skip(test, "edu's DMA is not translated in this boot");
 	return edu;
 }
 
@@ -563,7 +563,8 @@ static void untrusted_bounces_partial_granules(struct kunit *test)
 	/* The neighbours of the buffer are 0xee. */
 	memset(buf, 0xee, 2 * PAGE_SIZE);
 	fill(buf + off, len, 0x71);
-	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, page_to_phys(block) + off, len));
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state,
+						   page_to_phys(block) + off, len));
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(block) + off, 0, len,
 					       DMA_BIDIRECTIONAL, 0));
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, len));
@@ -634,4 +635,5 @@ static struct kunit_suite dma_iova_suite = {
 	.suite_exit = edu_suite_exit,
 	.test_cases = dma_iova_cases,
 };
+
 kunit_test_suite(dma_iova_suite);

@@ -231,8 +231,10 @@ const char *edu_expected_iommu(void)
 }
 
 /**
- * edu_expect_identity() - whether this boot puts the device in an identity
- * (passthrough) domain rather than a translating DMA domain
+ * edu_expect_identity() - the domain type this boot puts the device in
+ *
+ * Return: %true for an identity (passthrough) domain, %false for a
+ * translating DMA domain.
  */
 bool edu_expect_identity(void)
 {

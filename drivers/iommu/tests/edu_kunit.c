@@ -224,6 +224,7 @@ static struct kunit_suite iommu_edu_suite = {
 	.suite_exit = edu_suite_exit,
 	.test_cases = iommu_edu_cases,
 };
+
 kunit_test_suite(iommu_edu_suite);
 
 MODULE_DESCRIPTION("KUnit: QEMU's edu device behind an IOMMU, the DMA test machine");

@@ -107,7 +107,7 @@ impl Domain {
     #[inline]
     pub fn pgsize_bitmap(&self) -> usize {
         // SAFETY: By the type invariant the domain is valid.
-        unsafe { (*self.as_raw()).pgsize_bitmap as usize }
+        unsafe { (*self.as_raw()).pgsize_bitmap }
     }
 
     /// The smallest page size of the domain (0 for a domain that does not
@@ -161,8 +161,12 @@ impl Domain {
         let mut done = 0;
         let mut ret = Ok(());
         while done < size {
-            let (pgsize, count) =
-                choose_pgsize(self.pgsize_bitmap(), iova + done, paddr + done as u64, size - done);
+            let (pgsize, count) = choose_pgsize(
+                self.pgsize_bitmap(),
+                iova + done,
+                paddr + done as u64,
+                size - done,
+            );
             if count == 0 {
                 ret = Err(EINVAL);
                 break;
@@ -214,7 +218,12 @@ impl Domain {
     /// # Safety
     ///
     /// The caller owns `[iova, iova + size)`, which is granule-aligned.
-    pub unsafe fn unmap_present(&self, iova: usize, size: usize, mut gather: Pin<&mut Gather>) -> bool {
+    pub unsafe fn unmap_present(
+        &self,
+        iova: usize,
+        size: usize,
+        mut gather: Pin<&mut Gather>,
+    ) -> bool {
         let granule = self.granule();
         let end = iova.saturating_add(size);
         let mut run = None;
@@ -280,7 +289,8 @@ impl Domain {
             // SAFETY: The domain is valid by the type invariant and the
             // caller owns the range; `gather` is pinned, initialised and
             // exclusively ours.
-            let n = unsafe { unmap_pages(self.as_raw(), iova + done, pgsize, count, gather.as_raw()) };
+            let n =
+                unsafe { unmap_pages(self.as_raw(), iova + done, pgsize, count, gather.as_raw()) };
             if n == 0 {
                 break;
             }
@@ -328,7 +338,12 @@ impl Domain {
 /// assert_eq!(choose_pgsize(x86, 0x800, 0x800, SZ_4K).1, 0);
 /// assert_eq!(choose_pgsize(x86, 0, 0, 0).1, 0);
 /// ```
-pub fn choose_pgsize(pgsize_bitmap: usize, iova: usize, paddr: PhysAddr, size: usize) -> (usize, usize) {
+pub fn choose_pgsize(
+    pgsize_bitmap: usize,
+    iova: usize,
+    paddr: PhysAddr,
+    size: usize,
+) -> (usize, usize) {
     // Sizes that fit in `size`...
     let mut sizes = pgsize_bitmap & usize::MAX.checked_shr(size.leading_zeros()).unwrap_or(0);
     // ...and that both addresses are aligned to.

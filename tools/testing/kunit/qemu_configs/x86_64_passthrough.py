@@ -4,10 +4,8 @@
 # translated, the two-step API is not used and drivers fall back to the
 # streaming DMA API.
 #
-# Run with:
-#   tools/testing/kunit/kunit.py run \
-#	--qemu_config=tools/testing/kunit/qemu_configs/x86_64_passthrough.py \
-#	--kunitconfig=drivers/iommu/tests
+# It boots the kernel of configs/x86_64_iommu.config, which every IOMMU
+# configuration shares.
 import os
 
 from ..qemu_config import QemuArchParams

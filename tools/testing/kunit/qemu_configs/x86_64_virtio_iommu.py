@@ -2,10 +2,8 @@
 #
 # x86_64 q35 with a virtio-iommu translating for QEMU's edu device.
 #
-# Run with:
-#   tools/testing/kunit/kunit.py run \
-#	--qemu_config=tools/testing/kunit/qemu_configs/x86_64_virtio_iommu.py \
-#	--kunitconfig=drivers/iommu/tests
+# It boots the kernel of configs/x86_64_iommu.config, which every IOMMU
+# configuration shares.
 import os
 
 from ..qemu_config import QemuArchParams
