@@ -62,3 +62,64 @@ void rust_helper_swiotlb_sync_single_for_cpu(struct device *dev,
 {
 	swiotlb_sync_single_for_cpu(dev, addr, size, dir);
 }
+
+phys_addr_t rust_helper_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+
+int rust_helper_dma_mapping_error(struct device *dev, dma_addr_t dma_addr)
+{
+	return dma_mapping_error(dev, dma_addr);
+}
+
+/*
+ * The two-step API is made of inline stubs when CONFIG_IOMMU_DMA_IOVA is
+ * off; where the functions exist, Rust calls them directly.
+ */
+bool rust_helper_dma_iova_try_alloc(struct device *dev,
+				    struct dma_iova_state *state,
+				    phys_addr_t phys, size_t size)
+{
+	return dma_iova_try_alloc(dev, state, phys, size);
+}
+
+void rust_helper_dma_iova_free(struct device *dev,
+			       struct dma_iova_state *state)
+{
+	dma_iova_free(dev, state);
+}
+
+int rust_helper_dma_iova_link(struct device *dev, struct dma_iova_state *state,
+			      phys_addr_t phys, size_t offset, size_t size,
+			      enum dma_data_direction dir, unsigned long attrs)
+{
+	return dma_iova_link(dev, state, phys, offset, size, dir, attrs);
+}
+
+int rust_helper_dma_iova_sync(struct device *dev, struct dma_iova_state *state,
+			      size_t offset, size_t size)
+{
+	return dma_iova_sync(dev, state, offset, size);
+}
+
+void rust_helper_dma_iova_unlink(struct device *dev,
+				 struct dma_iova_state *state, size_t offset,
+				 size_t size, enum dma_data_direction dir,
+				 unsigned long attrs)
+{
+	dma_iova_unlink(dev, state, offset, size, dir, attrs);
+}
+
+void rust_helper_dma_iova_destroy(struct device *dev,
+				  struct dma_iova_state *state,
+				  size_t mapped_len, enum dma_data_direction dir,
+				  unsigned long attrs)
+{
+	dma_iova_destroy(dev, state, mapped_len, dir, attrs);
+}
+
+bool rust_helper_dma_need_unmap(struct device *dev)
+{
+	return dma_need_unmap(dev);
+}

@@ -1,11 +1,81 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Direct memory access (DMA): transfer directions and mapping attributes.
+//! Direct memory access (DMA).
+//!
+//! The vocabulary of DMA mappings ([`DataDirection`], [`Attrs`],
+//! [`DmaAddress`], the device's DMA mask) and two ways to map memory:
+//!
+//! - [`iova::Reservation`], the two-step API: reserve IOVA once, link
+//!   ranges into it, sync once, tear down in one call;
+//! - [`pages::MappedPages`], which maps a list of pages through the two-step
+//!   API when the device is behind a translating IOMMU and page by page
+//!   otherwise, the same driver code either way.
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use crate::{bindings, error::code::EINVAL, error::Error, ffi::c_ulong};
+use crate::{
+    bindings,
+    device::Device,
+    error::{code::EINVAL, to_result, Error, Result},
+    ffi::c_ulong,
+};
 use core::ops::{BitAnd, BitOr, BitOrAssign};
+
+pub mod iova;
+pub mod pages;
+
+/// An address in a device's view of memory: the C `dma_addr_t`.
+///
+/// The DMA mapping types hand it out only through borrows of the mapping
+/// that keeps it valid.
+pub type DmaAddress = bindings::dma_addr_t;
+
+/// The mask of a device that addresses `bits` bits: the C `DMA_BIT_MASK()`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::bit_mask;
+///
+/// assert_eq!(bit_mask(28), 0xfff_ffff);
+/// assert_eq!(bit_mask(64), u64::MAX);
+/// assert_eq!(bit_mask(0), 0);
+/// ```
+pub const fn bit_mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1 << bits) - 1
+    }
+}
+
+/// Sets the mask of the addresses `dev` can use for streaming mappings and
+/// for coherent allocations: `dma_set_mask_and_coherent()`.
+///
+/// Fails with `EINVAL` for more than 64 bits and `EIO` when the platform
+/// cannot give `dev` such addresses.
+pub fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
+    if bits > 64 {
+        return Err(EINVAL);
+    }
+    // SAFETY: `dev` is a valid device.
+    to_result(unsafe { bindings::dma_set_mask(dev.as_raw(), bit_mask(bits)) })?;
+    // SAFETY: `dev` is a valid device.
+    to_result(unsafe { bindings::dma_set_coherent_mask(dev.as_raw(), bit_mask(bits)) })
+}
+
+/// The mask of the addresses `dev` can use for streaming mappings.
+pub fn mask(dev: &Device) -> u64 {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::dma_get_mask(dev.as_raw()) }
+}
+
+/// Whether streaming mappings of `dev` must be unmapped: when it is false,
+/// a driver need not keep their DMA addresses (`dma_need_unmap()`).
+pub fn need_unmap(dev: &Device) -> bool {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::dma_need_unmap(dev.as_raw()) }
+}
 
 /// The direction of a DMA transfer, seen from the device.
 ///

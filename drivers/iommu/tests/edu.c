@@ -151,6 +151,19 @@ struct edu_device *edu_get(struct kunit *test)
 }
 
 /**
+ * edu_bound() - the bound edu device, if there is one
+ *
+ * For callers that skip by other means than kunit_skip(), which ends the
+ * test's thread: Rust tests.
+ *
+ * Return: the device, or %NULL when the machine has none.
+ */
+struct edu_device *edu_bound(void)
+{
+	return edu.pdev ? &edu : NULL;
+}
+
+/**
  * edu_dma() - one device DMA transfer, waited for
  * @edu: the device
  * @addr: DMA address of the RAM side

@@ -46,6 +46,7 @@ struct edu_device {
 int edu_suite_init(struct kunit_suite *suite);
 void edu_suite_exit(struct kunit_suite *suite);
 struct edu_device *edu_get(struct kunit *test);
+struct edu_device *edu_bound(void);
 
 int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
 	    size_t len, enum dma_data_direction dir);

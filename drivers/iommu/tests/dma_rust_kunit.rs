@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit: the safe Rust DMA API, `kernel::dma`.
+//!
+//! On QEMU's edu device behind the boot's IOMMU, every link is checked with
+//! the Rust IOMMU view's `iova_to_phys()` and by device DMA; on a test
+//! device without IOMMU, the page-list mapper falls back to per-page
+//! mappings.
+
+use core::ffi::{c_int, c_void};
+use kernel::{
+    bindings, c_str,
+    device::Device,
+    dma::{self, iova::Reservation, pages::MappedPages, Attrs, DataDirection},
+    error::code::*,
+    iommu::Domain,
+    kunit::{Outcome, Test},
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+    types::ARef,
+};
+
+/// `struct edu_device` of edu.h.
+#[repr(C)]
+struct EduDevice {
+    pdev: *mut c_void,
+    dev: *mut c_void,
+    mmio: *mut c_void,
+}
+
+// The fixture of edu.h; the suite is passed through as an opaque pointer.
+extern "C" {
+    fn edu_suite_init(suite: *mut c_void) -> c_int;
+    fn edu_suite_exit(suite: *mut c_void);
+    fn edu_bound() -> *mut EduDevice;
+    fn edu_dma(
+        edu: *mut EduDevice,
+        addr: bindings::dma_addr_t,
+        buf_off: usize,
+        len: usize,
+        dir: bindings::dma_data_direction,
+    ) -> c_int;
+    fn edu_expect_identity() -> bool;
+}
+
+const NPAGES: usize = 8;
+const HALF: usize = PAGE_SIZE / 2;
+
+/// The bound edu device, or skip.
+fn edu(t: &Test) -> core::result::Result<(*mut EduDevice, ARef<Device>), kernel::kunit::Stop> {
+    // SAFETY: The suite's `suite_init` bound the device, if there is one.
+    let edu = unsafe { edu_bound() };
+    if edu.is_null() {
+        return Err(t.skip("no QEMU edu device (1234:11e8) on this machine"));
+    }
+    // SAFETY: `edu` is the bound device, which stays bound for the suite.
+    Ok((edu, unsafe { Device::get_device((*edu).dev.cast()) }))
+}
+
+/// The edu device and its DMA domain, or skip when the boot does not
+/// translate its DMA.
+fn translated(
+    t: &Test,
+) -> core::result::Result<(*mut EduDevice, ARef<Device>), kernel::kunit::Stop> {
+    let (edu, dev) = edu(t)?;
+    // SAFETY: The device stays bound, in the same domain, for the suite.
+    match unsafe { Domain::of_device(&dev) } {
+        Some(domain) if domain.is_dma_api() => Ok((edu, dev)),
+        _ => Err(t.skip("edu's DMA is not translated in this boot")),
+    }
+}
+
+fn domain(dev: &Device) -> &Domain {
+    // SAFETY: The device stays bound, in the same domain, for the suite;
+    // `translated()` checked that it has one.
+    unsafe { Domain::of_device(dev) }.expect("translated device")
+}
+
+fn pages(t: &Test, n: usize) -> core::result::Result<KVec<Page>, kernel::kunit::Stop> {
+    let mut pages = KVec::new();
+    for _ in 0..n {
+        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO);
+        t.ensure(page.is_ok(), "a page")?;
+        t.ensure(pages.push(page.unwrap(), GFP_KERNEL).is_ok(), "memory")?;
+    }
+    Ok(pages)
+}
+
+fn phys(page: &Page) -> u64 {
+    // SAFETY: `page` is a valid page.
+    unsafe { bindings::page_to_phys(page.as_ptr()) }
+}
+
+/// A page-sized buffer, off the kernel stack.
+fn buffer(t: &Test) -> core::result::Result<KVec<u8>, kernel::kunit::Stop> {
+    let buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL);
+    t.ensure(buf.is_ok(), "memory")?;
+    Ok(buf.unwrap())
+}
+
+fn fill(t: &Test, page: &Page, seed: u8) -> Outcome {
+    let mut buf = buffer(t)?;
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = seed.wrapping_add((i * 13) as u8);
+    }
+    // SAFETY: `buf` is valid for reads of a page.
+    let ret = unsafe { page.write_raw(buf.as_ptr(), 0, PAGE_SIZE) };
+    t.ensure(ret.is_ok(), "page write")
+}
+
+fn same(t: &Test, a: &Page, b: &Page) -> core::result::Result<bool, kernel::kunit::Stop> {
+    let mut x = buffer(t)?;
+    let mut y = buffer(t)?;
+    // SAFETY: The buffers are valid for writes of a page.
+    let ok = unsafe {
+        a.read_raw(x.as_mut_ptr(), 0, PAGE_SIZE).is_ok()
+            && b.read_raw(y.as_mut_ptr(), 0, PAGE_SIZE).is_ok()
+    };
+    t.ensure(ok, "page read")?;
+    Ok(x == y)
+}
+
+/// Has the device copy the page at DMA address `src` to `dst`.
+fn device_copy(t: &Test, edu: *mut EduDevice, src: u64, dst: u64) -> Outcome {
+    for off in [0, HALF] {
+        // SAFETY: `edu` is the bound device; the addresses are mapped for it.
+        let a = unsafe {
+            edu_dma(
+                edu,
+                src + off as u64,
+                0,
+                HALF,
+                DataDirection::ToDevice.as_raw(),
+            )
+        };
+        // SAFETY: As above.
+        let b = unsafe {
+            edu_dma(
+                edu,
+                dst + off as u64,
+                0,
+                HALF,
+                DataDirection::FromDevice.as_raw(),
+            )
+        };
+        t.ensure(a == 0 && b == 0, "device transfers complete")?;
+    }
+    Ok(())
+}
+
+fn reservation_links_and_moves_data(t: &Test) -> Outcome {
+    let (edu, dev) = translated(t)?;
+    let pages = pages(t, NPAGES)?;
+    fill(t, &pages[0], 0x33)?;
+    let Ok(Some(mut iova)) = Reservation::try_alloc(
+        &dev,
+        NPAGES * PAGE_SIZE,
+        0,
+        DataDirection::Bidirectional,
+        Attrs::empty(),
+    ) else {
+        return t.ensure(false, "a reservation");
+    };
+    t.expect_eq(iova.granule(), PAGE_SIZE, "granule");
+    for (i, page) in pages.iter().enumerate() {
+        t.ensure(iova.link_page(i * PAGE_SIZE, page).is_ok(), "link")?;
+    }
+    t.ensure(iova.sync_all().is_ok(), "sync")?;
+
+    let base = iova.dma_address(0).unwrap_or(0);
+    for (i, page) in pages.iter().enumerate() {
+        t.expect_eq(
+            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
+            phys(page),
+            "granule",
+        );
+        t.expect(iova.is_linked(i * PAGE_SIZE), "linked");
+    }
+    // One bit per page.
+    t.expect_eq(iova.tracking_bytes(), 8, "tracking bytes");
+
+    device_copy(t, edu, base, base + PAGE_SIZE as u64)?;
+    t.expect(
+        same(t, &pages[0], &pages[1])?,
+        "the device copied page 0 to page 1",
+    );
+
+    iova.destroy();
+    for i in 0..NPAGES {
+        t.expect_eq(
+            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
+            0,
+            "unmapped",
+        );
+    }
+    Ok(())
+}
+
+fn teardown_with_holes(t: &Test) -> Outcome {
+    let (edu, dev) = translated(t)?;
+    let pages = pages(t, NPAGES)?;
+    let base;
+    {
+        let Ok(Some(mut iova)) = Reservation::try_alloc(
+            &dev,
+            NPAGES * PAGE_SIZE,
+            0,
+            DataDirection::FromDevice,
+            Attrs::empty(),
+        ) else {
+            return t.ensure(false, "a reservation");
+        };
+        base = iova.dma_address(0).unwrap_or(0);
+        // Pages 0, 2, 3, 5 and 6: holes at 1, 4 and 7.
+        for i in [0, 2, 3, 5, 6] {
+            t.ensure(iova.link_page(i * PAGE_SIZE, &pages[i]).is_ok(), "link")?;
+        }
+        t.ensure(iova.sync_all().is_ok(), "sync")?;
+        // Unlink 3: a hole in the middle of a run; and a range with no link.
+        t.ensure(iova.unlink(3 * PAGE_SIZE, PAGE_SIZE).is_ok(), "unlink")?;
+        t.ensure(
+            iova.unlink(7 * PAGE_SIZE, PAGE_SIZE).is_ok(),
+            "unlink of nothing",
+        )?;
+        for i in 0..NPAGES {
+            let want = if [0, 2, 5, 6].contains(&i) {
+                phys(&pages[i])
+            } else {
+                0
+            };
+            t.expect_eq(
+                domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
+                want,
+                "granule",
+            );
+        }
+        // Dropped here, with holes.
+    }
+    for i in 0..NPAGES {
+        t.expect_eq(
+            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
+            0,
+            "unmapped",
+        );
+    }
+    // The device no longer reaches page 6.
+    fill(t, &pages[6], 0x5a)?;
+    fill(t, &pages[7], 0x5a)?;
+    // SAFETY: `edu` is bound; the address is stale, which is what is tested.
+    let ret = unsafe {
+        edu_dma(
+            edu,
+            base + (6 * PAGE_SIZE) as u64,
+            0,
+            HALF,
+            DataDirection::FromDevice.as_raw(),
+        )
+    };
+    t.expect_eq(ret, 0, "transfer completes");
+    t.expect(same(t, &pages[6], &pages[7])?, "page 6 untouched");
+    Ok(())
+}
+
+fn reservation_rejects_bad_input(t: &Test) -> Outcome {
+    let (_, dev) = translated(t)?;
+    let pages = pages(t, 2)?;
+    let size = 4 * PAGE_SIZE;
+    t.expect(
+        matches!(Reservation::try_alloc(&dev, 0, 0, DataDirection::ToDevice, Attrs::empty()), Err(e) if e == EINVAL),
+        "EINVAL for size 0",
+    );
+    t.expect(
+        matches!(Reservation::try_alloc(&dev, size, PAGE_SIZE, DataDirection::ToDevice, Attrs::empty()), Err(e) if e == EINVAL),
+        "EINVAL for a head past the granule",
+    );
+    let Ok(Some(mut iova)) =
+        Reservation::try_alloc(&dev, size, 0, DataDirection::ToDevice, Attrs::empty())
+    else {
+        return t.ensure(false, "a reservation");
+    };
+    let base = iova.dma_address(0).unwrap_or(0);
+    let err = |r: Result| r.err();
+
+    t.expect_eq(
+        err(iova.link_page(size, &pages[0])),
+        Some(EINVAL),
+        "link past the end",
+    );
+    t.expect_eq(
+        err(iova.link_page(3 * PAGE_SIZE + 1, &pages[0])),
+        Some(EINVAL),
+        "link across the end",
+    );
+    t.expect_eq(
+        err(iova.link_page(PAGE_SIZE / 2, &pages[0])),
+        Some(EINVAL),
+        "misaligned link",
+    );
+    t.expect_eq(
+        err(iova.link_page_range(PAGE_SIZE, &pages[0], 0x100, 0x100)),
+        Some(EINVAL),
+        "mid-granule non-first link",
+    );
+    t.expect_eq(
+        err(iova.link_page_range(0, &pages[0], 0x100, 0x100)),
+        Some(EINVAL),
+        "offset unlike the reservation's",
+    );
+    t.expect_eq(
+        err(iova.link_page_range(0, &pages[0], 0, 0)),
+        Some(EINVAL),
+        "empty link",
+    );
+    t.expect_eq(
+        err(iova.link_page_range(0, &pages[0], usize::MAX, 2)),
+        Some(EOVERFLOW),
+        "wrapping page range",
+    );
+    // SAFETY: Never called: the range wraps.
+    t.expect_eq(
+        err(unsafe { iova.link_phys(usize::MAX - 1, 0, PAGE_SIZE) }),
+        Some(EOVERFLOW),
+        "wrapping offset",
+    );
+    t.expect_eq(err(iova.sync(size, 1)), Some(EINVAL), "sync past the end");
+    t.expect_eq(err(iova.unlink(0, 0)), Some(EINVAL), "empty unlink");
+    t.expect_eq(
+        err(iova.unlink(PAGE_SIZE / 2, PAGE_SIZE)),
+        Some(EINVAL),
+        "unlink cutting a link",
+    );
+    for i in 0..4 {
+        t.expect_eq(
+            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
+            0,
+            "nothing mapped",
+        );
+    }
+
+    t.ensure(iova.link_page(PAGE_SIZE, &pages[0]).is_ok(), "link")?;
+    t.expect_eq(
+        err(iova.link_page(PAGE_SIZE, &pages[1])),
+        Some(EBUSY),
+        "double link",
+    );
+    t.expect_eq(
+        domain(&dev).iova_to_phys(base + PAGE_SIZE as u64),
+        phys(&pages[0]),
+        "first link kept",
+    );
+    Ok(())
+}
+
+fn mapper_moves_data(t: &Test) -> Outcome {
+    let (edu, dev) = edu(t)?;
+    let pages = pages(t, 2)?;
+    fill(t, &pages[0], 0x7c)?;
+    let mut addresses = [0u64; 2];
+    let mapped = MappedPages::map(&dev, &pages, DataDirection::Bidirectional, |i, a| {
+        addresses[i] = a
+    });
+    t.ensure(mapped.is_ok(), "map")?;
+    let mapped = mapped.unwrap();
+    // SAFETY: Reads a boot parameter.
+    let identity = unsafe { edu_expect_identity() };
+    t.expect_eq(
+        mapped.uses_iova(),
+        !identity,
+        "two-step path iff translated",
+    );
+    if mapped.uses_iova() {
+        t.expect_eq(
+            addresses[1],
+            addresses[0] + PAGE_SIZE as u64,
+            "contiguous addresses",
+        );
+        t.expect_eq(
+            mapped.range().map(|r| r.1),
+            Some(2 * PAGE_SIZE),
+            "one range",
+        );
+    } else {
+        t.expect_eq(mapped.range(), None, "no range");
+    }
+    device_copy(t, edu, addresses[0], addresses[1])?;
+    drop(mapped);
+    t.expect(
+        same(t, &pages[0], &pages[1])?,
+        "the device copied page 0 to page 1",
+    );
+    Ok(())
+}
+
+fn mapper_falls_back_without_iommu(t: &Test) -> Outcome {
+    let dev = t.device(c_str!("dma-rust-plain"));
+    t.ensure(dev.is_ok(), "a test device")?;
+    let dev = dev.unwrap();
+    t.expect_eq(
+        dma::set_mask_and_coherent(&dev, 65).err(),
+        Some(EINVAL),
+        "65-bit mask",
+    );
+    t.ensure(dma::set_mask_and_coherent(&dev, 64).is_ok(), "64-bit mask")?;
+    t.expect_eq(dma::mask(&dev), u64::MAX, "mask");
+
+    let none = Reservation::try_alloc(&dev, PAGE_SIZE, 0, DataDirection::ToDevice, Attrs::empty());
+    t.expect(matches!(none, Ok(None)), "no reservation without IOMMU");
+
+    let pages = pages(t, 4)?;
+    let mut addresses = [0u64; 4];
+    let mapped = MappedPages::map(&dev, &pages, DataDirection::ToDevice, |i, a| {
+        addresses[i] = a
+    });
+    t.ensure(mapped.is_ok(), "map")?;
+    let mapped = mapped.unwrap();
+    t.expect(!mapped.uses_iova(), "per-page path");
+    for (i, page) in pages.iter().enumerate() {
+        // Without IOMMU or bouncing, the device sees physical addresses.
+        t.expect_eq(addresses[i], phys(page), "physical address");
+    }
+    let kept = if dma::need_unmap(&dev) { 4 * 8 } else { 0 };
+    t.expect_eq(
+        mapped.tracking_bytes(),
+        kept,
+        "addresses kept only when unmapping needs them",
+    );
+    Ok(())
+}
+
+unsafe extern "C" fn suite_init(suite: *mut bindings::kunit_suite) -> c_int {
+    // SAFETY: KUnit passes the suite that starts.
+    unsafe { edu_suite_init(suite.cast()) }
+}
+
+unsafe extern "C" fn suite_exit(suite: *mut bindings::kunit_suite) {
+    // SAFETY: KUnit passes the suite that ends.
+    unsafe { edu_suite_exit(suite.cast()) }
+}
+
+kernel::kunit_suite! {
+    name: "dma_rust",
+    init: Some(suite_init),
+    exit: Some(suite_exit),
+    cases: [
+        reservation_links_and_moves_data,
+        teardown_with_holes,
+        reservation_rejects_bad_input,
+        mapper_moves_data,
+        mapper_falls_back_without_iommu,
+    ],
+}

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The two-step DMA API: reserve IOVA once, link ranges into it, tear down in one call.
+//!
+//! A [`Reservation`] owns IOVA reserved for a device and knows which of its
+//! granules are linked, so that:
+//!
+//! - every link and unlink is checked in Rust (bounds, alignment, overflow,
+//!   overlap) before the C API is called;
+//! - pages linked from safe code outlive the reservation (`'a`);
+//! - teardown, by [`Drop`] or [`Reservation::destroy`], removes exactly what
+//!   is linked, holes or not, so a driver can neither leak a mapping nor
+//!   leave a stale one.
+//!
+//! The tracking costs one bit per granule (page) of the reservation.
+//!
+//! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
+
+use super::{Attrs, DataDirection, DmaAddress};
+use crate::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    bindings,
+    device::Device,
+    error::{code::*, to_result, Result},
+    page::Page,
+    types::ARef,
+};
+use core::marker::PhantomData;
+
+/// IOVA reserved for a device with `dma_iova_try_alloc()`, and the ranges
+/// linked into it.
+///
+/// # Invariants
+///
+/// - `state` holds a reservation of `dev` of `size` bytes (non-zero) from
+///   `dma_iova_try_alloc()`, until the reservation is dropped.
+/// - `granule` is the device's IOMMU granule, a power of two, and `head`
+///   the offset of `state.addr` in its granule.
+/// - Bit `i` of `linked` is set exactly when a link of this reservation maps
+///   granule `i` of `[state.addr - head, state.addr + size)`.
+/// - Memory linked from safe code lives for `'a`.
+pub struct Reservation<'a> {
+    dev: ARef<Device>,
+    state: bindings::dma_iova_state,
+    size: usize,
+    granule: usize,
+    head: usize,
+    dir: DataDirection,
+    attrs: Attrs,
+    linked: KVec<u64>,
+    _memory: PhantomData<&'a Page>,
+}
+
+// SAFETY: The reservation is plain data and a reference to the device; the
+// C API may be called for it from any thread.
+unsafe impl Send for Reservation<'_> {}
+
+// SAFETY: The `&self` methods only read the reservation and call
+// `dma_iova_sync()`, which the C API allows concurrently.
+unsafe impl Sync for Reservation<'_> {}
+
+impl<'a> Reservation<'a> {
+    /// Reserves `size` bytes of IOVA for `dev`, for links in direction
+    /// `dir` with attributes `attrs`. The first link may start `head` bytes
+    /// into a granule (0 for page-aligned memory).
+    ///
+    /// Returns `Ok(None)` when the two-step API is not available for `dev`
+    /// (no translating IOMMU, or no IOVA space left): the driver then maps
+    /// with the streaming DMA API.
+    pub fn try_alloc(
+        dev: &ARef<Device>,
+        size: usize,
+        head: usize,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result<Option<Self>> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `dev` is a valid device.
+        let boundary = unsafe { bindings::dma_get_merge_boundary(dev.as_raw()) };
+        if boundary == 0 {
+            // No IOMMU translates for `dev`.
+            return Ok(None);
+        }
+        let granule = boundary + 1;
+        if !granule.is_power_of_two() || head >= granule {
+            return Err(EINVAL);
+        }
+        let granules = size.checked_add(head + granule - 1).ok_or(EOVERFLOW)? / granule;
+        let linked = KVec::from_elem(0u64, granules.div_ceil(64), GFP_KERNEL)?;
+
+        let mut state = bindings::dma_iova_state { addr: 0, __size: 0 };
+        // SAFETY: `dev` is a valid device and `state` is ours; the C API only
+        // uses the in-granule offset of the physical address.
+        if !unsafe { bindings::dma_iova_try_alloc(dev.as_raw(), &mut state, head as u64, size) } {
+            return Ok(None);
+        }
+        // INVARIANT: The reservation was just made, with `size` bytes, at
+        // offset `head` in its granule; nothing is linked.
+        Ok(Some(Self {
+            dev: dev.clone(),
+            state,
+            size,
+            granule,
+            head,
+            dir,
+            attrs,
+            linked,
+            _memory: PhantomData,
+        }))
+    }
+
+    /// Size of the reservation, in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The IOMMU granule: links start and end on it, but for the first and
+    /// the last.
+    pub fn granule(&self) -> usize {
+        self.granule
+    }
+
+    /// The device's DMA address of byte `offset` of the reservation.
+    pub fn dma_address(&self, offset: usize) -> Result<DmaAddress> {
+        if offset >= self.size {
+            return Err(EINVAL);
+        }
+        Ok(self.state.addr + offset as u64)
+    }
+
+    /// Whether the granule holding byte `offset` of the reservation is linked.
+    pub fn is_linked(&self, offset: usize) -> bool {
+        offset < self.size && self.bit((self.head + offset) / self.granule)
+    }
+
+    /// Bytes of memory this reservation uses to track its links.
+    pub fn tracking_bytes(&self) -> usize {
+        self.linked.len() * core::mem::size_of::<u64>()
+    }
+
+    /// Links `page` whole at `offset` of the reservation.
+    pub fn link_page(&mut self, offset: usize, page: &'a Page) -> Result {
+        self.link_page_range(offset, page, 0, crate::page::PAGE_SIZE)
+    }
+
+    /// Links `len` bytes of `page` from `page_offset` at `offset` of the
+    /// reservation.
+    pub fn link_page_range(
+        &mut self,
+        offset: usize,
+        page: &'a Page,
+        page_offset: usize,
+        len: usize,
+    ) -> Result {
+        let end = page_offset.checked_add(len).ok_or(EOVERFLOW)?;
+        if end > crate::page::PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: `page` is a valid page.
+        let phys = unsafe { bindings::page_to_phys(page.as_ptr()) };
+        // SAFETY: The range is within `page`, which outlives the reservation
+        // (`'a`), so the device may use it until teardown.
+        unsafe { self.link_phys(offset, phys + page_offset as u64, len) }
+    }
+
+    /// Links `len` bytes of physical memory at `phys` at `offset` of the
+    /// reservation.
+    ///
+    /// # Safety
+    ///
+    /// `[phys, phys + len)` is memory the device may access as the
+    /// reservation's direction says, until it is unlinked or the reservation
+    /// is torn down.
+    pub unsafe fn link_phys(&mut self, offset: usize, phys: u64, len: usize) -> Result {
+        let (first, last) = self.granules(offset, len)?;
+        phys.checked_add(len as u64).ok_or(EOVERFLOW)?;
+        let g = self.granule;
+        // Only the first link may start inside a granule, at the reserved
+        // offset; the memory must sit at the same offset in its granule.
+        let at = self.head + offset;
+        if phys as usize % g != at % g || (at % g != 0 && offset != 0) {
+            return Err(EINVAL);
+        }
+        if (first..=last).any(|i| self.bit(i)) {
+            return Err(EBUSY);
+        }
+        // SAFETY: `dev` is valid and `state` is its reservation (type
+        // invariants); the range is inside it and unlinked, and the caller
+        // lets the device access the memory.
+        to_result(unsafe {
+            bindings::dma_iova_link(
+                self.dev.as_raw(),
+                &mut self.state,
+                phys,
+                offset,
+                len,
+                self.dir.as_raw(),
+                self.attrs.as_raw(),
+            )
+        })?;
+        // INVARIANT: The link maps granules `first..=last`.
+        for i in first..=last {
+            self.set_bit(i, true);
+        }
+        Ok(())
+    }
+
+    /// Makes the links of `[offset, offset + len)` visible to the device:
+    /// one IOTLB sync for any number of links.
+    pub fn sync(&self, offset: usize, len: usize) -> Result {
+        self.granules(offset, len)?;
+        let mut state = self.state;
+        // SAFETY: `dev` is valid and `state` a copy of its reservation; sync
+        // reads the state only.
+        to_result(unsafe { bindings::dma_iova_sync(self.dev.as_raw(), &mut state, offset, len) })
+    }
+
+    /// Makes every link visible to the device.
+    pub fn sync_all(&self) -> Result {
+        self.sync(0, self.size)
+    }
+
+    /// Unlinks what is linked in `[offset, offset + len)` and flushes the
+    /// IOMMU; the IOVA stays reserved. `offset` and `offset + len` must be
+    /// granule boundaries (or the ends of the reservation), so that no link
+    /// is cut in two.
+    pub fn unlink(&mut self, offset: usize, len: usize) -> Result {
+        let (first, last) = self.granules(offset, len)?;
+        let g = self.granule;
+        let end = offset + len;
+        if ((self.head + offset) % g != 0 && offset != 0)
+            || ((self.head + end) % g != 0 && end != self.size)
+        {
+            return Err(EINVAL);
+        }
+        self.unlink_granules(first, last + 1);
+        Ok(())
+    }
+
+    /// Unlinks everything and releases the IOVA.
+    pub fn destroy(self) {
+        drop(self);
+    }
+
+    /// Checks `[offset, offset + len)` and returns its first and last
+    /// granule.
+    fn granules(&self, offset: usize, len: usize) -> Result<(usize, usize)> {
+        let end = offset.checked_add(len).ok_or(EOVERFLOW)?;
+        if len == 0 || end > self.size {
+            return Err(EINVAL);
+        }
+        Ok((
+            (self.head + offset) / self.granule,
+            (self.head + end - 1) / self.granule,
+        ))
+    }
+
+    /// Unlinks each run of linked granules in `first..end`, one call each.
+    fn unlink_granules(&mut self, first: usize, end: usize) {
+        let mut i = first;
+        while i < end {
+            if !self.bit(i) {
+                i += 1;
+                continue;
+            }
+            let run = i;
+            while i < end && self.bit(i) {
+                self.set_bit(i, false);
+                i += 1;
+            }
+            let (offset, len) = self.span(run, i);
+            // SAFETY: `dev` is valid and `state` its reservation; the run is
+            // linked.
+            unsafe {
+                bindings::dma_iova_unlink(
+                    self.dev.as_raw(),
+                    &mut self.state,
+                    offset,
+                    len,
+                    self.dir.as_raw(),
+                    self.attrs.as_raw(),
+                )
+            };
+        }
+    }
+
+    /// The bytes of the reservation that granules `first..end` cover.
+    fn span(&self, first: usize, end: usize) -> (usize, usize) {
+        let start = (first * self.granule).saturating_sub(self.head);
+        let stop = (end * self.granule - self.head).min(self.size);
+        (start, stop - start)
+    }
+
+    fn bit(&self, i: usize) -> bool {
+        self.linked[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn set_bit(&mut self, i: usize, on: bool) {
+        if on {
+            self.linked[i / 64] |= 1 << (i % 64);
+        } else {
+            self.linked[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    /// The linked granules form one run from granule 0: `Some(end)` of it
+    /// (`Some(0)` when nothing is linked), `None` when there are holes.
+    fn one_run(&self) -> Option<usize> {
+        let granules = (self.head + self.size).div_ceil(self.granule);
+        let end = (0..granules).find(|&i| !self.bit(i)).unwrap_or(granules);
+        (end..granules).all(|i| !self.bit(i)).then_some(end)
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let dev = self.dev.as_raw();
+        match self.one_run() {
+            // Without holes, one call unmaps everything and frees the IOVA.
+            Some(end) => {
+                let mapped = if end == 0 { 0 } else { self.span(0, end).1 };
+                // SAFETY: `dev` is valid and `state` its reservation, linked
+                // exactly in `[0, mapped)`.
+                unsafe {
+                    bindings::dma_iova_destroy(
+                        dev,
+                        &mut self.state,
+                        mapped,
+                        self.dir.as_raw(),
+                        self.attrs.as_raw(),
+                    )
+                };
+            }
+            // The C API may not unmap across a hole: unlink each run first.
+            None => {
+                let granules = (self.head + self.size).div_ceil(self.granule);
+                self.unlink_granules(0, granules);
+                // SAFETY: `dev` is valid and `state` its reservation, with
+                // nothing linked any more.
+                unsafe { bindings::dma_iova_free(dev, &mut self.state) };
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mapping a list of pages for a device, whatever sits between them.
+//!
+//! [`MappedPages`] is the one path a driver needs: behind a translating
+//! IOMMU it links the pages into one IOVA [`Reservation`], so the device
+//! sees one contiguous range and one IOTLB sync covers it; otherwise it maps
+//! each page with `dma_map_page_attrs()`. The driver gets each page's DMA
+//! address once, to program the device, and keeps nothing per page: the
+//! mapping keeps a DMA address per page only on the streaming path and only
+//! when `dma_need_unmap()` says that unmapping needs it.
+//!
+//! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
+
+use super::{iova::Reservation, Attrs, DataDirection, DmaAddress};
+use crate::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    bindings,
+    device::Device,
+    error::{code::*, Result},
+    page::{Page, PAGE_SIZE},
+    types::ARef,
+};
+
+enum Path<'a> {
+    Iova(Reservation<'a>),
+    /// The addresses, when unmapping needs them.
+    Streaming(Option<KVec<DmaAddress>>),
+}
+
+/// Pages mapped for DMA by a device, by the two-step API or page by page.
+///
+/// Dropping it unmaps every page.
+///
+/// # Invariants
+///
+/// On the streaming path, every page of `pages` is mapped for `dev` with
+/// `dir`, at the address `addresses` holds when it is `Some`; otherwise
+/// `dma_need_unmap()` was false for `dev`.
+pub struct MappedPages<'a> {
+    dev: ARef<Device>,
+    pages: &'a [Page],
+    dir: DataDirection,
+    path: Path<'a>,
+}
+
+impl<'a> MappedPages<'a> {
+    /// Maps `pages` for `dev` in direction `dir` and calls
+    /// `address(index, dma_address)` for each page, in order, so that the
+    /// driver can write the device's page table.
+    ///
+    /// Behind a translating IOMMU the addresses are consecutive: page `i`
+    /// is at the first address plus `i * PAGE_SIZE`.
+    pub fn map(
+        dev: &ARef<Device>,
+        pages: &'a [Page],
+        dir: DataDirection,
+        mut address: impl FnMut(usize, DmaAddress),
+    ) -> Result<Self> {
+        if pages.is_empty() {
+            return Err(EINVAL);
+        }
+        let size = pages.len().checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
+        if let Some(mut iova) = Reservation::try_alloc(dev, size, 0, dir, Attrs::empty())? {
+            for (i, page) in pages.iter().enumerate() {
+                iova.link_page(i * PAGE_SIZE, page)?;
+            }
+            iova.sync_all()?;
+            let base = iova.dma_address(0)?;
+            for i in 0..pages.len() {
+                address(i, base + (i * PAGE_SIZE) as u64);
+            }
+            return Ok(Self {
+                dev: dev.clone(),
+                pages,
+                dir,
+                path: Path::Iova(iova),
+            });
+        }
+
+        // SAFETY: `dev` is a valid device.
+        let keep = unsafe { bindings::dma_need_unmap(dev.as_raw()) };
+        let mut addresses = KVec::with_capacity(if keep { pages.len() } else { 0 }, GFP_KERNEL)?;
+        // INVARIANT: Each page is added to the mapping as soon as it is mapped,
+        // so a failure part-way unmaps exactly the pages mapped so far.
+        let mut this = Self {
+            dev: dev.clone(),
+            pages: &pages[..0],
+            dir,
+            path: Path::Streaming(None),
+        };
+        for (i, page) in pages.iter().enumerate() {
+            // SAFETY: `dev` and `page` are valid; `page` outlives the
+            // mapping (`'a`).
+            let dma = unsafe {
+                bindings::dma_map_page_attrs(
+                    dev.as_raw(),
+                    page.as_ptr(),
+                    0,
+                    PAGE_SIZE,
+                    dir.as_raw(),
+                    0,
+                )
+            };
+            // SAFETY: `dev` is valid.
+            if unsafe { bindings::dma_mapping_error(dev.as_raw(), dma) } != 0 {
+                if keep {
+                    this.path = Path::Streaming(Some(addresses));
+                }
+                return Err(ENOMEM);
+            }
+            if keep {
+                // Cannot fail: the capacity is reserved.
+                addresses.push(dma, GFP_KERNEL)?;
+            }
+            this.pages = &pages[..=i];
+            address(i, dma);
+        }
+        this.path = Path::Streaming(keep.then_some(addresses));
+        Ok(this)
+    }
+
+    /// Whether the pages went through the two-step API (one contiguous
+    /// range) rather than page by page.
+    pub fn uses_iova(&self) -> bool {
+        matches!(self.path, Path::Iova(_))
+    }
+
+    /// The contiguous range the device sees, on the two-step path.
+    pub fn range(&self) -> Option<(DmaAddress, usize)> {
+        match &self.path {
+            Path::Iova(iova) => Some((iova.dma_address(0).ok()?, iova.size())),
+            Path::Streaming(_) => None,
+        }
+    }
+
+    /// The pages mapped.
+    pub fn pages(&self) -> &'a [Page] {
+        self.pages
+    }
+
+    /// Bytes the mapping keeps per page to unmap: 1 bit on the two-step
+    /// path, a DMA address when the streaming path needs it, else nothing.
+    pub fn tracking_bytes(&self) -> usize {
+        match &self.path {
+            Path::Iova(iova) => iova.tracking_bytes(),
+            Path::Streaming(Some(addresses)) => {
+                addresses.len() * core::mem::size_of::<DmaAddress>()
+            }
+            Path::Streaming(None) => 0,
+        }
+    }
+}
+
+impl Drop for MappedPages<'_> {
+    fn drop(&mut self) {
+        // The reservation unlinks everything when it drops.
+        if let Path::Streaming(Some(addresses)) = &self.path {
+            for &dma in addresses.iter() {
+                // SAFETY: By the type invariant `dma` is a mapping of `dev`,
+                // of one page, in direction `dir`.
+                unsafe {
+                    bindings::dma_unmap_page_attrs(
+                        self.dev.as_raw(),
+                        dma,
+                        PAGE_SIZE,
+                        self.dir.as_raw(),
+                        0,
+                    )
+                };
+            }
+        }
+    }
+}
