@@ -54,6 +54,20 @@ pub const fn bit_mask(bits: u32) -> u64 {
 ///
 /// Fails with `EINVAL` for more than 64 bits and `EIO` when the platform
 /// cannot give `dev` such addresses.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{dma, error::code::EINVAL, kunit::Test};
+///
+/// # let test = Test::current().unwrap();
+/// # let dev = test.device(kernel::c_str!("doc-dma-mask"))?;
+/// // A device that drives 28 address bits, like QEMU's edu.
+/// dma::set_mask_and_coherent(&dev, 28)?;
+/// assert_eq!(dma::mask(&dev), dma::bit_mask(28));
+/// assert_eq!(dma::set_mask_and_coherent(&dev, 65), Err(EINVAL));
+/// # Ok::<(), Error>(())
+/// ```
 pub fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
     if bits > 64 {
         return Err(EINVAL);
@@ -64,7 +78,8 @@ pub fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
     to_result(unsafe { bindings::dma_set_coherent_mask(dev.as_raw(), bit_mask(bits)) })
 }
 
-/// The mask of the addresses `dev` can use for streaming mappings.
+/// The mask of the addresses `dev` can use for streaming mappings: see
+/// [`set_mask_and_coherent`].
 pub fn mask(dev: &Device) -> u64 {
     // SAFETY: `dev` is a valid device.
     unsafe { bindings::dma_get_mask(dev.as_raw()) }
@@ -72,6 +87,8 @@ pub fn mask(dev: &Device) -> u64 {
 
 /// Whether streaming mappings of `dev` must be unmapped: when it is false,
 /// a driver need not keep their DMA addresses (`dma_need_unmap()`).
+///
+/// [`pages::MappedPages`] follows it; see its example.
 pub fn need_unmap(dev: &Device) -> bool {
     // SAFETY: `dev` is a valid device.
     unsafe { bindings::dma_need_unmap(dev.as_raw()) }

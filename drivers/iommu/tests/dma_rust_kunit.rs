@@ -265,12 +265,17 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
     let (_, dev) = translated(t)?;
     let pages = pages(t, 2)?;
     let size = 4 * PAGE_SIZE;
-    t.expect(
-        matches!(Reservation::try_alloc(&dev, 0, 0, DataDirection::ToDevice, Attrs::empty()), Err(e) if e == EINVAL),
-        "EINVAL for size 0",
+    let zero = Reservation::try_alloc(&dev, 0, 0, DataDirection::ToDevice, Attrs::empty());
+    t.expect(matches!(zero, Err(e) if e == EINVAL), "EINVAL for size 0");
+    let head = Reservation::try_alloc(
+        &dev,
+        size,
+        PAGE_SIZE,
+        DataDirection::ToDevice,
+        Attrs::empty(),
     );
     t.expect(
-        matches!(Reservation::try_alloc(&dev, size, PAGE_SIZE, DataDirection::ToDevice, Attrs::empty()), Err(e) if e == EINVAL),
+        matches!(head, Err(e) if e == EINVAL),
         "EINVAL for a head past the granule",
     );
     let Ok(Some(mut iova)) =
@@ -316,12 +321,9 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
         Some(EOVERFLOW),
         "wrapping page range",
     );
-    // SAFETY: Never called: the range wraps.
-    t.expect_eq(
-        err(unsafe { iova.link_phys(usize::MAX - 1, 0, PAGE_SIZE) }),
-        Some(EOVERFLOW),
-        "wrapping offset",
-    );
+    // SAFETY: The link is refused before anything is mapped: the range wraps.
+    let wraps = unsafe { iova.link_phys(usize::MAX - 1, 0, PAGE_SIZE) };
+    t.expect_eq(err(wraps), Some(EOVERFLOW), "wrapping offset");
     t.expect_eq(err(iova.sync(size, 1)), Some(EINVAL), "sync past the end");
     t.expect_eq(err(iova.unlink(0, 0)), Some(EINVAL), "empty unlink");
     t.expect_eq(
@@ -427,11 +429,17 @@ fn mapper_falls_back_without_iommu(t: &Test) -> Outcome {
     Ok(())
 }
 
+/// # Safety
+///
+/// Called by KUnit with the suite that starts.
 unsafe extern "C" fn suite_init(suite: *mut bindings::kunit_suite) -> c_int {
     // SAFETY: KUnit passes the suite that starts.
     unsafe { edu_suite_init(suite.cast()) }
 }
 
+/// # Safety
+///
+/// Called by KUnit with the suite that ends.
 unsafe extern "C" fn suite_exit(suite: *mut bindings::kunit_suite) {
     // SAFETY: KUnit passes the suite that ends.
     unsafe { edu_suite_exit(suite.cast()) }

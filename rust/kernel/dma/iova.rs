@@ -30,6 +30,50 @@ use core::marker::PhantomData;
 /// IOVA reserved for a device with `dma_iova_try_alloc()`, and the ranges
 /// linked into it.
 ///
+/// A reservation must be torn down before its driver unbinds from the
+/// device.
+///
+/// # Examples
+///
+/// A driver maps a list of pages into one range the device sees, and falls
+/// back to per-page mappings when the device is not behind a translating
+/// IOMMU, as the test device here is not:
+///
+/// ```
+/// use kernel::{
+///     device::Device,
+///     dma::{iova::Reservation, Attrs, DataDirection, DmaAddress},
+///     kunit::Test,
+///     page::{Page, PAGE_SIZE},
+///     types::ARef,
+/// };
+///
+/// fn map<'a>(dev: &ARef<Device>, pages: &'a [Page]) -> Result<Option<Reservation<'a>>> {
+///     let size = pages.len() * PAGE_SIZE;
+///     let Some(mut iova) =
+///         Reservation::try_alloc(dev, size, 0, DataDirection::ToDevice, Attrs::empty())?
+///     else {
+///         return Ok(None);
+///     };
+///     for (i, page) in pages.iter().enumerate() {
+///         iova.link_page(i * PAGE_SIZE, page)?;
+///     }
+///     // One IOTLB sync for all the links.
+///     iova.sync_all()?;
+///     // The device gets one address for the whole range.
+///     let _start: DmaAddress = iova.dma_address(0)?;
+///     // Dropping the reservation unmaps every page and frees the IOVA.
+///     Ok(Some(iova))
+/// }
+///
+/// # let test = Test::current().unwrap();
+/// # let dev = test.device(kernel::c_str!("doc-iova"))?;
+/// let pages = [Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?];
+/// // No IOMMU: the caller maps page by page instead.
+/// assert!(map(&dev, &pages)?.is_none());
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// - `state` holds a reservation of `dev` of `size` bytes (non-zero) from

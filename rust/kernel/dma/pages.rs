@@ -32,6 +32,38 @@ enum Path<'a> {
 ///
 /// Dropping it unmaps every page.
 ///
+/// # Examples
+///
+/// On a device without IOMMU, the pages are mapped one by one, at their
+/// physical addresses; the mapping keeps those only if unmapping needs
+/// them:
+///
+/// ```
+/// use kernel::{
+///     bindings, dma,
+///     dma::{pages::MappedPages, DataDirection},
+///     kunit::Test,
+///     page::Page,
+/// };
+///
+/// # let test = Test::current().unwrap();
+/// # let dev = test.device(kernel::c_str!("doc-pages"))?;
+/// dma::set_mask_and_coherent(&dev, 64)?;
+/// let pages = [Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?];
+/// let mut table = [0; 2];
+/// let mapped = MappedPages::map(&dev, &pages, DataDirection::FromDevice, |i, addr| {
+///     // Program the device's page table.
+///     table[i] = addr;
+/// })?;
+/// assert!(!mapped.uses_iova());
+/// assert_eq!(mapped.range(), None);
+/// // SAFETY: The page is valid.
+/// assert_eq!(table[1], unsafe { bindings::page_to_phys(pages[1].as_ptr()) });
+/// let kept = if dma::need_unmap(&dev) { 2 * 8 } else { 0 };
+/// assert_eq!(mapped.tracking_bytes(), kept);
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// On the streaming path, every page of `pages` is mapped for `dev` with
