@@ -8,11 +8,12 @@
 #   make run       build the kernel and boot it in QEMU to show what it does
 #   make patches   export our change as a git format-patch series (out/patches)
 #   make check     rustfmt, clippy and checkpatch --strict on our change
+#   make bench     the two-step API against dma_map_page and dma_map_sg
 
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all setup tree kernel test run patches check clean
+.PHONY: all setup tree kernel test run patches check bench clean
 
 all: test
 
@@ -39,6 +40,9 @@ patches: tree
 
 check: kernel
 	@scripts/check
+
+bench: kernel
+	@scripts/bench
 
 clean:
 	rm -rf $(BUILD) out

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark: the two-step IOVA DMA API against dma_map_page() and
+ * dma_map_sg(), side by side, for QEMU's edu device behind the boot's IOMMU.
+ *
+ * Booted with iommu_edu_kunit.bench=1, it maps and unmaps the same pages
+ * through each path in turn, repeating the round so that the paths
+ * interleave, prints one line per measurement and powers the machine off.
+ * scripts/bench-report.py turns the lines into the table.
+ *
+ * Each measurement is one map of N pages and its unmap, on the guest clock;
+ * IOTLB syncs (iotlb_sync_map, iotlb_sync, flush_iotlb_all) are counted by
+ * interposing on the domain's ops for the run. Driver-side state is
+ * prepared outside the timed region: the dma_addr_t array of path 1 and the
+ * scatterlist of path 2.
+ */
+
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/init.h>
+#include <linux/iommu.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/reboot.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "edu.h"
+
+static bool bench;
+module_param(bench, bool, 0444);
+MODULE_PARM_DESC(bench, "Run the DMA mapping benchmark at boot, then power off");
+
+static unsigned int bench_reps = 7;
+module_param(bench_reps, uint, 0444);
+MODULE_PARM_DESC(bench_reps, "Rounds of the benchmark");
+
+#define MAX_PAGES	4096
+#define CHUNK_ORDER	10	/* contiguous runs of 1024 pages */
+#define DIR		DMA_BIDIRECTIONAL
+
+struct bench {
+	struct device *dev;
+	struct iommu_domain *domain;
+	struct page **pages;
+	dma_addr_t *addrs;
+	struct sg_table sgt;
+};
+
+/* Counting IOTLB syncs: a copy of the domain's ops that counts them. */
+static const struct iommu_domain_ops *real_ops;
+static struct iommu_domain_ops counting_ops;
+static atomic_t syncs;
+
+static int count_sync_map(struct iommu_domain *domain, unsigned long iova,
+			  size_t size)
+{
+	atomic_inc(&syncs);
+	return real_ops->iotlb_sync_map(domain, iova, size);
+}
+
+static void count_sync(struct iommu_domain *domain,
+		       struct iommu_iotlb_gather *gather)
+{
+	atomic_inc(&syncs);
+	real_ops->iotlb_sync(domain, gather);
+}
+
+static void count_flush_all(struct iommu_domain *domain)
+{
+	atomic_inc(&syncs);
+	real_ops->flush_iotlb_all(domain);
+}
+
+static void count_syncs(struct iommu_domain *domain, bool on)
+{
+	if (on) {
+		real_ops = domain->ops;
+		counting_ops = *real_ops;
+		if (real_ops->iotlb_sync_map)
+			counting_ops.iotlb_sync_map = count_sync_map;
+		if (real_ops->iotlb_sync)
+			counting_ops.iotlb_sync = count_sync;
+		if (real_ops->flush_iotlb_all)
+			counting_ops.flush_iotlb_all = count_flush_all;
+		WRITE_ONCE(domain->ops, &counting_ops);
+	} else {
+		WRITE_ONCE(domain->ops, real_ops);
+	}
+}
+
+static int path_map_page(struct bench *b, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		b->addrs[i] = dma_map_page(b->dev, b->pages[i], 0, PAGE_SIZE, DIR);
+		if (dma_mapping_error(b->dev, b->addrs[i]))
+			break;
+	}
+	while (i--)
+		dma_unmap_page(b->dev, b->addrs[i], PAGE_SIZE, DIR);
+	return 0;
+}
+
+static int path_map_sg(struct bench *b, unsigned int n)
+{
+	int ret;
+
+	ret = dma_map_sgtable(b->dev, &b->sgt, DIR, 0);
+	if (ret)
+		return ret;
+	dma_unmap_sgtable(b->dev, &b->sgt, DIR, 0);
+	return 0;
+}
+
+static int path_iova_batch(struct bench *b, unsigned int n)
+{
+	struct dma_iova_state state;
+	unsigned int i;
+	int ret = 0;
+
+	if (!dma_iova_try_alloc(b->dev, &state, 0, n * PAGE_SIZE))
+		return -ENOSPC;
+	for (i = 0; i < n && !ret; i++)
+		ret = dma_iova_link(b->dev, &state, page_to_phys(b->pages[i]),
+				    i * PAGE_SIZE, PAGE_SIZE, DIR, 0);
+	if (!ret)
+		ret = dma_iova_sync(b->dev, &state, 0, n * PAGE_SIZE);
+	dma_iova_destroy(b->dev, &state, n * PAGE_SIZE, DIR, 0);
+	return ret;
+}
+
+/* ODP-style: each page linked and synced on its own, then unlinked. */
+static int path_iova_on_demand(struct bench *b, unsigned int n)
+{
+	struct dma_iova_state state;
+	unsigned int i, linked = 0;
+	int ret = 0;
+
+	if (!dma_iova_try_alloc(b->dev, &state, 0, n * PAGE_SIZE))
+		return -ENOSPC;
+	for (i = 0; i < n && !ret; i++) {
+		ret = dma_iova_link(b->dev, &state, page_to_phys(b->pages[i]),
+				    i * PAGE_SIZE, PAGE_SIZE, DIR, 0);
+		if (!ret) {
+			linked++;
+			ret = dma_iova_sync(b->dev, &state, i * PAGE_SIZE, PAGE_SIZE);
+		}
+	}
+	for (i = 0; i < linked; i++)
+		dma_iova_unlink(b->dev, &state, i * PAGE_SIZE, PAGE_SIZE, DIR, 0);
+	dma_iova_free(b->dev, &state);
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct bench *b, unsigned int n);
+	/* Driver-side memory kept per mapped page, in bytes. */
+	unsigned int state;
+} paths[] = {
+	{ "map_page", path_map_page, sizeof(dma_addr_t) },
+	{ "map_sg", path_map_sg, sizeof(struct scatterlist) },
+	{ "iova_batch", path_iova_batch, 0 },
+	{ "iova_on_demand", path_iova_on_demand, 0 },
+};
+
+static const unsigned int sizes[] = { 1, 16, 512, 4096 };
+
+/* Scattered: every other page of individual allocations. */
+static int get_scattered(struct page **pages, struct page **spare)
+{
+	unsigned int i;
+
+	for (i = 0; i < 2 * MAX_PAGES; i++) {
+		struct page *page = alloc_page(GFP_KERNEL);
+
+		if (!page)
+			return -ENOMEM;
+		if (i % 2)
+			spare[i / 2] = page;
+		else
+			pages[i / 2] = page;
+	}
+	return 0;
+}
+
+/* Contiguous: runs of 1 << CHUNK_ORDER pages. */
+static int get_contiguous(struct page **pages)
+{
+	unsigned int i, j, run = 1 << CHUNK_ORDER;
+
+	for (i = 0; i < MAX_PAGES; i += run) {
+		struct page *block = alloc_pages(GFP_KERNEL, CHUNK_ORDER);
+
+		if (!block)
+			return -ENOMEM;
+		for (j = 0; j < run; j++)
+			pages[i + j] = block + j;
+	}
+	return 0;
+}
+
+static void put_pages(struct page **pages, struct page **spare, bool contiguous)
+{
+	unsigned int i, run = 1 << CHUNK_ORDER;
+
+	for (i = 0; i < MAX_PAGES; i++) {
+		if (contiguous) {
+			if (pages[i] && i % run == 0)
+				__free_pages(pages[i], CHUNK_ORDER);
+		} else {
+			if (pages[i])
+				__free_page(pages[i]);
+			if (spare[i])
+				__free_page(spare[i]);
+		}
+	}
+}
+
+static void run_layout(struct bench *b, const char *iommu, const char *mode,
+		       const char *layout)
+{
+	unsigned int s, p, rep;
+
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+		unsigned int n = sizes[s];
+
+		if (sg_alloc_table_from_pages(&b->sgt, b->pages, n, 0,
+					      (unsigned long)n * PAGE_SIZE, GFP_KERNEL)) {
+			pr_err("dma_bench: no scatterlist for %u pages\n", n);
+			return;
+		}
+		/* Round 0 warms up and is not reported. */
+		for (rep = 0; rep <= bench_reps; rep++) {
+			for (p = 0; p < ARRAY_SIZE(paths); p++) {
+				u64 start, ns;
+				int ret, count;
+
+				atomic_set(&syncs, 0);
+				start = ktime_get_ns();
+				ret = paths[p].run(b, n);
+				ns = ktime_get_ns() - start;
+				count = atomic_read(&syncs);
+				if (ret) {
+					pr_err("dma_bench: %s failed: %d\n", paths[p].name, ret);
+					continue;
+				}
+				if (!rep)
+					continue;
+				pr_info("dma_bench: iommu=%s mode=%s layout=%s path=%s pages=%u rep=%u ns=%llu syncs=%d state=%u sg_nents=%u\n",
+					iommu, mode, layout, paths[p].name, n, rep, ns,
+					count, paths[p].state, b->sgt.orig_nents);
+			}
+			/* Let a flush queue drain between rounds. */
+			msleep(20);
+		}
+		sg_free_table(&b->sgt);
+	}
+}
+
+static int __init dma_bench(void)
+{
+	struct page **pages, **spare;
+	struct edu_device *edu;
+	struct bench b = {};
+	const char *iommu, *mode;
+	int ret;
+
+	if (!bench)
+		return 0;
+
+	ret = edu_suite_init(NULL);
+	edu = edu_bound();
+	if (ret || !edu) {
+		pr_err("dma_bench: no edu device (%d)\n", ret);
+		goto off;
+	}
+	b.dev = edu->dev;
+	b.domain = iommu_get_domain_for_dev(b.dev);
+	if (!b.domain || !iommu_is_dma_domain(b.domain)) {
+		pr_err("dma_bench: edu is not behind a translating IOMMU\n");
+		goto unbind;
+	}
+	iommu = edu_iommu_name(b.dev);
+	mode = b.domain->type == IOMMU_DOMAIN_DMA_FQ ? "lazy" : "strict";
+
+	pages = vcalloc(MAX_PAGES, sizeof(*pages));
+	spare = vcalloc(MAX_PAGES, sizeof(*spare));
+	b.addrs = vcalloc(MAX_PAGES, sizeof(*b.addrs));
+	if (!pages || !spare || !b.addrs)
+		goto free;
+	b.pages = pages;
+
+	count_syncs(b.domain, true);
+	pr_info("dma_bench: start iommu=%s mode=%s reps=%u\n", iommu, mode, bench_reps);
+	if (!get_scattered(pages, spare))
+		run_layout(&b, iommu, mode, "scattered");
+	put_pages(pages, spare, false);
+	memset(pages, 0, MAX_PAGES * sizeof(*pages));
+	memset(spare, 0, MAX_PAGES * sizeof(*spare));
+	if (!get_contiguous(pages))
+		run_layout(&b, iommu, mode, "contiguous");
+	put_pages(pages, spare, true);
+	count_syncs(b.domain, false);
+	pr_info("dma_bench: done\n");
+free:
+	vfree(b.addrs);
+	vfree(spare);
+	vfree(pages);
+unbind:
+	edu_suite_exit(NULL);
+off:
+	kernel_power_off();
+	return 0;
+}
+late_initcall(dma_bench);

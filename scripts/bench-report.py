@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the dma_bench lines of QEMU boot logs into a table and a plot.
+
+Usage: bench-report.py [--md FILE] [--png FILE] LOG...
+
+For each IOMMU and mode, layout and size, and each path: the median and the
+spread (min to max) of the ns per page over the rounds, the ratio of the
+median to the dma_map_page and dma_map_sg medians of the same boot, the
+median number of IOTLB syncs per map+unmap, and the driver-side bytes each
+path keeps per mapped page.
+"""
+
+import argparse
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+LINE = re.compile(r'dma_bench: iommu=(\S+) mode=(\S+) layout=(\S+) path=(\S+) '
+                  r'pages=(\d+) rep=(\d+) ns=(\d+) syncs=(\d+) state=(\d+) '
+                  r'sg_nents=(\d+)')
+PATHS = ['map_page', 'map_sg', 'iova_batch', 'iova_on_demand']
+
+
+def iommu_name(raw):
+    return 'virtio-iommu' if raw.startswith('virtio') else 'VT-d' if raw.startswith('dmar') else raw
+
+
+def parse(paths):
+    runs = defaultdict(lambda: defaultdict(list))
+    extra = {}
+    for path in paths:
+        with open(path, errors='replace') as f:
+            for line in f:
+                m = LINE.search(line)
+                if not m:
+                    continue
+                iommu, mode, layout, name, pages, _, ns, syncs, state, nents = m.groups()
+                key = (iommu_name(iommu), mode, layout, int(pages))
+                runs[key][name].append((int(ns) / int(pages), int(syncs)))
+                extra[(key, name)] = (int(state), int(nents))
+    return runs, extra
+
+
+def table(runs, extra):
+    rows = ['| IOMMU | mode | layout | pages | path | ns/page median | min–max | '
+            '× map_page | × map_sg | IOTLB syncs | bytes kept/page |',
+            '|---|---|---|---|---|---|---|---|---|---|---|']
+    for key in sorted(runs, key=lambda k: (k[0], k[1], k[2], k[3])):
+        iommu, mode, layout, pages = key
+        med = {p: statistics.median(v[0] for v in runs[key][p]) for p in runs[key]}
+        for p in PATHS:
+            if p not in runs[key]:
+                continue
+            values = [v[0] for v in runs[key][p]]
+            syncs = statistics.median(v[1] for v in runs[key][p])
+            state, _ = extra[(key, p)]
+            r_page = med[p] / med['map_page'] if 'map_page' in med else float('nan')
+            r_sg = med[p] / med['map_sg'] if 'map_sg' in med else float('nan')
+            rows.append(f'| {iommu} | {mode} | {layout} | {pages} | {p} | '
+                        f'{med[p]:.0f} | {min(values):.0f}–{max(values):.0f} | '
+                        f'{r_page:.2f} | {r_sg:.2f} | {syncs:g} | {state} |')
+    return '\n'.join(rows)
+
+
+def plot(runs, png):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    configs = sorted({(k[0], k[1]) for k in runs})
+    fig, axes = plt.subplots(1, len(configs), figsize=(5 * len(configs), 4),
+                             squeeze=False, sharey=True)
+    for ax, (iommu, mode) in zip(axes[0], configs):
+        for p in PATHS:
+            xs, ys = [], []
+            for key in sorted(k for k in runs if k[:3] == (iommu, mode, 'scattered')):
+                if p in runs[key]:
+                    xs.append(key[3])
+                    ys.append(statistics.median(v[0] for v in runs[key][p]))
+            if xs:
+                ax.plot(xs, ys, marker='o', label=p)
+        ax.set_xscale('log')
+        ax.set_yscale('log')
+        ax.set_title(f'{iommu}, {mode}, scattered pages')
+        ax.set_xlabel('pages mapped and unmapped')
+        ax.grid(True, which='both', alpha=0.3)
+    axes[0][0].set_ylabel('ns per page (median, guest clock)')
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--md')
+    ap.add_argument('--png')
+    ap.add_argument('logs', nargs='+')
+    args = ap.parse_args()
+    runs, extra = parse(args.logs)
+    if not runs:
+        print('bench: no dma_bench results in the logs', file=sys.stderr)
+        return 1
+    text = table(runs, extra)
+    print(text)
+    if args.md:
+        with open(args.md, 'w') as f:
+            f.write(text + '\n')
+    if args.png:
+        plot(runs, args.png)
+        print(f'\nplot: {args.png}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
