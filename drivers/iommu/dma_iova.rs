@@ -207,9 +207,10 @@ impl Target<'_> {
         };
     }
 
-    /// Unmaps the run `[from, to)` of linked granules into `gather`.
-    fn unmap_run(&self, from: u64, to: u64, gather: Pin<&mut Gather>) {
-        let len = to - from;
+    /// Unmaps the run of linked granules from `from` to `last` (its last
+    /// byte) into `gather`; returns whether the IOMMU removed all of it.
+    fn unmap_run(&self, from: u64, last: u64, gather: Pin<&mut Gather<'_>>) -> bool {
+        let len = last - from + 1;
         // SAFETY: Every granule of the run was found mapped, so the range has
         // no hole; it belongs to a reservation of the caller.
         let unmapped = unsafe { self.domain.unmap(from as usize, len as usize, gather) } as u64;
@@ -219,17 +220,40 @@ impl Target<'_> {
                 self.dev,
                 c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx): unlink whole links\n"),
                 from + unmapped,
-                to,
+                last + 1,
             );
         }
+        unmapped >= len
     }
 
-    /// Unmaps one bounced granule and releases its swiotlb buffer, after
-    /// copying the bytes `[off, off + len)` of it back for the CPU.
-    fn unbounce(&self, giova: u64, tlb: u64, off: u64, len: u64, dir: DataDirection, attrs: Attrs) {
-        if !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+    /// Unmaps one bounced granule and releases its swiotlb buffer: the
+    /// device loses the buffer first, then the CPU's view of it is made
+    /// current and the bytes `[off, off + len)` of it are copied back.
+    fn unbounce(
+        &self,
+        giova: u64,
+        tlb: u64,
+        off: u64,
+        len: u64,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> bool {
+        let done = Gather::with(self.domain, false, |mut gather| {
+            let done = self.unmap_run(giova, giova + self.granule - 1, gather.as_mut());
+            gather.sync();
+            done
+        });
+        if !done {
+            // The device may still reach the buffer: it cannot be reused.
+            return false;
+        }
+        if !attrs.contains(Attrs::SKIP_CPU_SYNC) && dir != DataDirection::ToDevice {
+            if !self.coherent() {
+                // SAFETY: `tlb` is the bounce buffer, memory of the kernel.
+                unsafe { bindings::arch_sync_dma_for_cpu(tlb + off, len as usize, dir.as_raw()) };
+            }
             // SAFETY: `tlb` is a live bounce buffer of `dev`, covering the
-            // granule; swiotlb copies only towards the caller's range.
+            // granule; swiotlb copies only towards the caller's bytes.
             unsafe {
                 bindings::swiotlb_sync_single_for_cpu(
                     self.dev,
@@ -239,73 +263,79 @@ impl Target<'_> {
                 )
             };
         }
-        // The device must lose the buffer before swiotlb reuses it.
-        Gather::with(false, |mut gather| {
-            self.unmap_run(giova, giova + self.granule, gather.as_mut());
-            gather.sync(self.domain);
-        });
         // SAFETY: The buffer is no longer reachable by the device.
         unsafe { self.release_bounce(tlb, off + len, dir, attrs) };
+        true
     }
 
-    /// Unmaps whatever is linked in `[start, end)` into `gather`: runs of
-    /// linked granules go to the IOMMU whole, holes are skipped. Bounced
-    /// granules are copied back and released, and a non-coherent device's
-    /// caches are maintained, which needs each granule's physical address.
+    /// Unmaps whatever is linked from `start` to `last` (the last byte) into
+    /// `gather`: runs of linked granules go to the IOMMU whole, holes are
+    /// skipped. Bounced granules are copied back and released, and a
+    /// non-coherent device's caches are maintained, which needs each
+    /// granule's physical address.
     ///
-    /// Returns whether the range held a hole.
+    /// Returns whether the range held a hole, and whether everything linked
+    /// was removed.
     fn unlink(
         &self,
         swiotlb: bool,
         start: u64,
-        end: u64,
+        last: u64,
         dir: DataDirection,
         attrs: Attrs,
-        mut gather: Pin<&mut Gather>,
-    ) -> bool {
+        mut gather: Pin<&mut Gather<'_>>,
+    ) -> (bool, bool) {
         let g = self.granule;
         let cpu_sync = !self.coherent()
             && !attrs.contains(Attrs::SKIP_CPU_SYNC)
             && dir != DataDirection::ToDevice;
         let mut run: Option<u64> = None;
         let mut holes = false;
+        let mut done = true;
         let mut at = start & !(g - 1);
 
-        while at < end {
+        // `at + g - 1` cannot overflow: a reservation ends at 2^64 at most.
+        loop {
+            let at_last = at + (g - 1);
             let phys = self.domain.iova_to_phys(at);
             if phys == 0 {
                 holes = true;
                 if let Some(from) = run.take() {
-                    self.unmap_run(from, at, gather.as_mut());
+                    done &= self.unmap_run(from, at - 1, gather.as_mut());
                 }
-                at += g;
-                continue;
-            }
-
-            // The bytes of the range in this granule.
-            let lo = start.max(at) - at;
-            let hi = end.min(at + g) - at;
-            // SAFETY: `dev` is valid; the check only reads swiotlb's pools.
-            if swiotlb && !unsafe { bindings::swiotlb_find_pool(self.dev, phys) }.is_null() {
-                if let Some(from) = run.take() {
-                    self.unmap_run(from, at, gather.as_mut());
-                }
-                self.unbounce(at, phys, lo, hi - lo, dir, attrs);
             } else {
-                if cpu_sync {
-                    // SAFETY: `phys` is the memory this granule maps.
-                    unsafe {
-                        bindings::arch_sync_dma_for_cpu(phys + lo, (hi - lo) as usize, dir.as_raw())
-                    };
+                // The bytes of the range in this granule.
+                let lo = start.max(at) - at;
+                let hi = last.min(at_last) - at + 1;
+                // SAFETY: `dev` is valid; the lookup only reads swiotlb's pools.
+                if swiotlb && !unsafe { bindings::swiotlb_find_pool(self.dev, phys) }.is_null() {
+                    if let Some(from) = run.take() {
+                        done &= self.unmap_run(from, at - 1, gather.as_mut());
+                    }
+                    done &= self.unbounce(at, phys, lo, hi - lo, dir, attrs);
+                } else {
+                    if cpu_sync {
+                        // SAFETY: `phys` is the memory this granule maps.
+                        unsafe {
+                            bindings::arch_sync_dma_for_cpu(
+                                phys + lo,
+                                (hi - lo) as usize,
+                                dir.as_raw(),
+                            )
+                        };
+                    }
+                    run.get_or_insert(at);
                 }
-                run.get_or_insert(at);
+            }
+            if at_last >= last {
+                break;
             }
             at += g;
         }
         if let Some(from) = run {
-            self.unmap_run(from, at, gather.as_mut());
+            done &= self.unmap_run(from, at + (g - 1), gather.as_mut());
         }
-        holes
+        (holes, done)
     }
 }
 
@@ -463,9 +493,10 @@ unsafe fn link(
     let t = unsafe { Target::of(dev) }.ok_or(ENODEV)?;
 
     // Only the first link may start inside a granule, at the offset the
-    // reservation was made for.
+    // reservation was made for. Teardown finds links with iova_to_phys(),
+    // which cannot tell a mapping of physical page 0 from none.
     let pad = t.offset(phys);
-    if t.offset(iova) != pad || (pad != 0 && offset != 0) {
+    if t.offset(iova) != pad || (pad != 0 && offset != 0) || phys < t.granule {
         return Err(EINVAL);
     }
 
@@ -506,16 +537,16 @@ unsafe fn link(
     match ret {
         Ok(()) => state.__size |= USE_SWIOTLB,
         // Each step undoes itself; undo the steps before the failing one.
-        Err(_) if done != 0 => Gather::with(false, |mut gather| {
+        Err(_) if done != 0 => Gather::with(t.domain, false, |mut gather| {
             t.unlink(
                 true,
                 iova,
-                iova + done,
+                iova + done - 1,
                 dir,
                 attrs | Attrs::SKIP_CPU_SYNC,
                 gather.as_mut(),
             );
-            gather.sync(t.domain);
+            gather.sync();
         }),
         Err(_) => (),
     }
@@ -587,25 +618,28 @@ pub unsafe extern "C" fn dma_iova_unlink(
         return;
     };
     let swiotlb = state.__size & USE_SWIOTLB != 0;
-    let holes = Gather::with(false, |mut gather| {
-        let holes = t.unlink(
+    // `span()` checked that the range is in the reservation, so its last
+    // byte does not overflow.
+    let last = iova + (size as u64 - 1);
+    let (holes, _) = Gather::with(t.domain, false, |mut gather| {
+        let ret = t.unlink(
             swiotlb,
             iova,
-            iova + size as u64,
+            last,
             dir,
             Attrs::from_raw(attrs),
             gather.as_mut(),
         );
-        gather.sync(t.domain);
-        holes
+        gather.sync();
+        ret
     });
     if holes {
         warn_once(
             &UNLINKED,
             dev,
-            c_str!("dma_iova_unlink: part of [%#llx, %#llx) was not linked\n"),
+            c_str!("dma_iova_unlink: part of [%#llx, %#llx] was not linked\n"),
             iova,
-            iova + size as u64,
+            last,
         );
     }
 }
@@ -638,15 +672,28 @@ pub unsafe extern "C" fn dma_iova_destroy(
             DataDirection::Bidirectional
         });
         let swiotlb = state.__size & USE_SWIOTLB != 0;
-        let end = state.addr + (mapped_len as u64).min(size);
+        let len = (mapped_len as u64).min(size);
 
         // Bounced granules are released only after a synchronous flush.
-        Gather::with(t.lazy() && !swiotlb, |mut gather| {
-            t.unlink(swiotlb, state.addr, end, dir, attrs, gather.as_mut());
-            if gather.is_queued() {
+        Gather::with(t.domain, t.lazy() && !swiotlb, |mut gather| {
+            let done = len == 0
+                || t.unlink(
+                    swiotlb,
+                    state.addr,
+                    state.addr + (len - 1),
+                    dir,
+                    attrs,
+                    gather.as_mut(),
+                )
+                .1;
+            if !done {
+                // Something stayed mapped: reusing the IOVA would map over
+                // it, so it is leaked (and was warned about).
+                gather.sync();
+            } else if gather.is_queued() {
                 free_iova(&t, state, gather.as_raw());
             } else {
-                gather.sync(t.domain);
+                gather.sync();
                 free_iova(&t, state, ptr::null_mut());
             }
         });

@@ -15,6 +15,8 @@
  * scatterlist of path 2.
  */
 
+#define pr_fmt(fmt) "dma_bench: " fmt
+
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/init.h>
@@ -231,7 +233,7 @@ static void run_layout(struct bench *b, const char *iommu, const char *mode,
 
 		if (sg_alloc_table_from_pages(&b->sgt, b->pages, n, 0,
 					      (unsigned long)n * PAGE_SIZE, GFP_KERNEL)) {
-			pr_err("dma_bench: no scatterlist for %u pages\n", n);
+			pr_err("no scatterlist for %u pages\n", n);
 			return;
 		}
 		/* Round 0 warms up and is not reported. */
@@ -246,12 +248,12 @@ static void run_layout(struct bench *b, const char *iommu, const char *mode,
 				ns = ktime_get_ns() - start;
 				count = atomic_read(&syncs);
 				if (ret) {
-					pr_err("dma_bench: %s failed: %d\n", paths[p].name, ret);
+					pr_err("%s failed: %d\n", paths[p].name, ret);
 					continue;
 				}
 				if (!rep)
 					continue;
-				pr_info("dma_bench: iommu=%s mode=%s layout=%s path=%s pages=%u rep=%u ns=%llu syncs=%d state=%u sg_nents=%u\n",
+				pr_info("iommu=%s mode=%s layout=%s path=%s pages=%u rep=%u ns=%llu syncs=%d state=%u sg_nents=%u\n",
 					iommu, mode, layout, paths[p].name, n, rep, ns,
 					count, paths[p].state, b->sgt.orig_nents);
 			}
@@ -276,13 +278,13 @@ static int __init dma_bench(void)
 	ret = edu_suite_init(NULL);
 	edu = edu_bound();
 	if (ret || !edu) {
-		pr_err("dma_bench: no edu device (%d)\n", ret);
+		pr_err("no edu device (%d)\n", ret);
 		goto off;
 	}
 	b.dev = edu->dev;
 	b.domain = iommu_get_domain_for_dev(b.dev);
 	if (!b.domain || !iommu_is_dma_domain(b.domain)) {
-		pr_err("dma_bench: edu is not behind a translating IOMMU\n");
+		pr_err("edu is not behind a translating IOMMU\n");
 		goto unbind;
 	}
 	iommu = edu_iommu_name(b.dev);
@@ -296,7 +298,7 @@ static int __init dma_bench(void)
 	b.pages = pages;
 
 	count_syncs(b.domain, true);
-	pr_info("dma_bench: start iommu=%s mode=%s reps=%u\n", iommu, mode, bench_reps);
+	pr_info("start iommu=%s mode=%s reps=%u\n", iommu, mode, bench_reps);
 	if (!get_scattered(pages, spare))
 		run_layout(&b, iommu, mode, "scattered");
 	put_pages(pages, spare, false);
@@ -306,7 +308,7 @@ static int __init dma_bench(void)
 		run_layout(&b, iommu, mode, "contiguous");
 	put_pages(pages, spare, true);
 	count_syncs(b.domain, false);
-	pr_info("dma_bench: done\n");
+	pr_info("done\n");
 free:
 	vfree(b.addrs);
 	vfree(spare);

@@ -12,7 +12,7 @@ use kernel::{
     bindings, c_str,
     device::Device,
     dma::{self, iova::Reservation, pages::MappedPages, Attrs, DataDirection},
-    error::code::*,
+    error::{code::*, Error},
     iommu::Domain,
     kunit::{Outcome, Test},
     page::{Page, PAGE_SIZE},
@@ -163,7 +163,9 @@ fn reservation_links_and_moves_data(t: &Test) -> Outcome {
     };
     t.expect_eq(iova.granule(), PAGE_SIZE, "granule");
     for (i, page) in pages.iter().enumerate() {
-        t.ensure(iova.link_page(i * PAGE_SIZE, page).is_ok(), "link")?;
+        // SAFETY: The pages outlive the reservation, destroyed below.
+        let ret = unsafe { iova.link_page(i * PAGE_SIZE, page) };
+        t.ensure(ret.is_ok(), "link")?;
     }
     t.ensure(iova.sync_all().is_ok(), "sync")?;
 
@@ -213,7 +215,9 @@ fn teardown_with_holes(t: &Test) -> Outcome {
         base = iova.dma_address(0).unwrap_or(0);
         // Pages 0, 2, 3, 5 and 6: holes at 1, 4 and 7.
         for i in [0, 2, 3, 5, 6] {
-            t.ensure(iova.link_page(i * PAGE_SIZE, &pages[i]).is_ok(), "link")?;
+            // SAFETY: The pages outlive the reservation, dropped below.
+            let ret = unsafe { iova.link_page(i * PAGE_SIZE, &pages[i]) };
+            t.ensure(ret.is_ok(), "link")?;
         }
         t.ensure(iova.sync_all().is_ok(), "sync")?;
         // Unlink 3: a hole in the middle of a run; and a range with no link.
@@ -286,44 +290,55 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
     let base = iova.dma_address(0).unwrap_or(0);
     let err = |r: Result| r.err();
 
-    t.expect_eq(
-        err(iova.link_page(size, &pages[0])),
-        Some(EINVAL),
-        "link past the end",
-    );
-    t.expect_eq(
-        err(iova.link_page(3 * PAGE_SIZE + 1, &pages[0])),
-        Some(EINVAL),
-        "link across the end",
-    );
-    t.expect_eq(
-        err(iova.link_page(PAGE_SIZE / 2, &pages[0])),
-        Some(EINVAL),
-        "misaligned link",
-    );
-    t.expect_eq(
-        err(iova.link_page_range(PAGE_SIZE, &pages[0], 0x100, 0x100)),
-        Some(EINVAL),
-        "mid-granule non-first link",
-    );
-    t.expect_eq(
-        err(iova.link_page_range(0, &pages[0], 0x100, 0x100)),
-        Some(EINVAL),
-        "offset unlike the reservation's",
-    );
-    t.expect_eq(
-        err(iova.link_page_range(0, &pages[0], 0, 0)),
-        Some(EINVAL),
-        "empty link",
-    );
-    t.expect_eq(
-        err(iova.link_page_range(0, &pages[0], usize::MAX, 2)),
-        Some(EOVERFLOW),
-        "wrapping page range",
-    );
-    // SAFETY: The link is refused before anything is mapped: the range wraps.
-    let wraps = unsafe { iova.link_phys(usize::MAX - 1, 0, PAGE_SIZE) };
-    t.expect_eq(err(wraps), Some(EOVERFLOW), "wrapping offset");
+    // SAFETY: The pages outlive the reservation, for every link below.
+    let cases: [(Result, Error, &str); 9] = unsafe {
+        [
+            (iova.link_page(size, &pages[0]), EINVAL, "link past the end"),
+            (
+                iova.link_page(3 * PAGE_SIZE + 1, &pages[0]),
+                EINVAL,
+                "link across the end",
+            ),
+            (
+                iova.link_page(PAGE_SIZE / 2, &pages[0]),
+                EINVAL,
+                "misaligned link",
+            ),
+            (
+                iova.link_page_range(PAGE_SIZE, &pages[0], 0x100, 0x100),
+                EINVAL,
+                "mid-granule start",
+            ),
+            (
+                iova.link_page_range(0, &pages[0], 0x100, 0x100),
+                EINVAL,
+                "offset unlike the reservation's",
+            ),
+            (
+                iova.link_page_range(PAGE_SIZE, &pages[0], 0, 100),
+                EINVAL,
+                "mid-granule end, not last",
+            ),
+            (
+                iova.link_page_range(0, &pages[0], 0, 0),
+                EINVAL,
+                "empty link",
+            ),
+            (
+                iova.link_page_range(0, &pages[0], usize::MAX, 2),
+                EOVERFLOW,
+                "wrapping page range",
+            ),
+            (
+                iova.link_phys(usize::MAX - 1, 0, PAGE_SIZE),
+                EOVERFLOW,
+                "wrapping offset",
+            ),
+        ]
+    };
+    for (ret, want, what) in cases {
+        t.expect_eq(err(ret), Some(want), what);
+    }
     t.expect_eq(err(iova.sync(size, 1)), Some(EINVAL), "sync past the end");
     t.expect_eq(err(iova.unlink(0, 0)), Some(EINVAL), "empty unlink");
     t.expect_eq(
@@ -339,12 +354,12 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
         );
     }
 
-    t.ensure(iova.link_page(PAGE_SIZE, &pages[0]).is_ok(), "link")?;
-    t.expect_eq(
-        err(iova.link_page(PAGE_SIZE, &pages[1])),
-        Some(EBUSY),
-        "double link",
-    );
+    // SAFETY: The pages outlive the reservation.
+    let first = unsafe { iova.link_page(PAGE_SIZE, &pages[0]) };
+    t.ensure(first.is_ok(), "link")?;
+    // SAFETY: As above.
+    let again = unsafe { iova.link_page(PAGE_SIZE, &pages[1]) };
+    t.expect_eq(err(again), Some(EBUSY), "double link");
     t.expect_eq(
         domain(&dev).iova_to_phys(base + PAGE_SIZE as u64),
         phys(&pages[0]),
@@ -358,7 +373,7 @@ fn mapper_moves_data(t: &Test) -> Outcome {
     let pages = pages(t, 2)?;
     fill(t, &pages[0], 0x7c)?;
     let mut addresses = [0u64; 2];
-    let mapped = MappedPages::map(&dev, &pages, DataDirection::Bidirectional, |i, a| {
+    let mapped = MappedPages::map(&dev, pages, DataDirection::Bidirectional, |i, a| {
         addresses[i] = a
     });
     t.ensure(mapped.is_ok(), "map")?;
@@ -385,7 +400,8 @@ fn mapper_moves_data(t: &Test) -> Outcome {
         t.expect_eq(mapped.range(), None, "no range");
     }
     device_copy(t, edu, addresses[0], addresses[1])?;
-    drop(mapped);
+    // Unmapped, the pages come back.
+    let pages = mapped.into_pages();
     t.expect(
         same(t, &pages[0], &pages[1])?,
         "the device copied page 0 to page 1",
@@ -410,13 +426,13 @@ fn mapper_falls_back_without_iommu(t: &Test) -> Outcome {
 
     let pages = pages(t, 4)?;
     let mut addresses = [0u64; 4];
-    let mapped = MappedPages::map(&dev, &pages, DataDirection::ToDevice, |i, a| {
+    let mapped = MappedPages::map(&dev, pages, DataDirection::ToDevice, |i, a| {
         addresses[i] = a
     });
     t.ensure(mapped.is_ok(), "map")?;
     let mapped = mapped.unwrap();
     t.expect(!mapped.uses_iova(), "per-page path");
-    for (i, page) in pages.iter().enumerate() {
+    for (i, page) in mapped.pages().iter().enumerate() {
         // Without IOMMU or bouncing, the device sees physical addresses.
         t.expect_eq(addresses[i], phys(page), "physical address");
     }

@@ -56,7 +56,8 @@ use core::marker::PhantomData;
 ///         return Ok(None);
 ///     };
 ///     for (i, page) in pages.iter().enumerate() {
-///         iova.link_page(i * PAGE_SIZE, page)?;
+///         // SAFETY: The caller drops the reservation before the pages.
+///         unsafe { iova.link_page(i * PAGE_SIZE, page) }?;
 ///     }
 ///     // One IOTLB sync for all the links.
 ///     iova.sync_all()?;
@@ -82,7 +83,8 @@ use core::marker::PhantomData;
 ///   the offset of `state.addr` in its granule.
 /// - Bit `i` of `linked` is set exactly when a link of this reservation maps
 ///   granule `i` of `[state.addr - head, state.addr + size)`.
-/// - Memory linked from safe code lives for `'a`.
+/// - Linked memory stays allocated until it is unlinked or the reservation
+///   is torn down (the contract of the `link_*` functions).
 pub struct Reservation<'a> {
     dev: ARef<Device>,
     state: bindings::dma_iova_state,
@@ -185,13 +187,24 @@ impl<'a> Reservation<'a> {
     }
 
     /// Links `page` whole at `offset` of the reservation.
-    pub fn link_page(&mut self, offset: usize, page: &'a Page) -> Result {
-        self.link_page_range(offset, page, 0, crate::page::PAGE_SIZE)
+    ///
+    /// # Safety
+    ///
+    /// The reservation is torn down (dropped or destroyed, not leaked with
+    /// [`core::mem::forget`]) before `page` is freed: the borrow alone does
+    /// not guarantee that the device loses the page in time.
+    pub unsafe fn link_page(&mut self, offset: usize, page: &'a Page) -> Result {
+        // SAFETY: By the function's contract.
+        unsafe { self.link_page_range(offset, page, 0, crate::page::PAGE_SIZE) }
     }
 
     /// Links `len` bytes of `page` from `page_offset` at `offset` of the
     /// reservation.
-    pub fn link_page_range(
+    ///
+    /// # Safety
+    ///
+    /// As for [`Reservation::link_page`].
+    pub unsafe fn link_page_range(
         &mut self,
         offset: usize,
         page: &'a Page,
@@ -204,8 +217,8 @@ impl<'a> Reservation<'a> {
         }
         // SAFETY: `page` is a valid page.
         let phys = unsafe { bindings::page_to_phys(page.as_ptr()) };
-        // SAFETY: The range is within `page`, which outlives the reservation
-        // (`'a`), so the device may use it until teardown.
+        // SAFETY: The range is within `page`, which the caller keeps until
+        // the reservation is torn down.
         unsafe { self.link_phys(offset, phys + page_offset as u64, len) }
     }
 
@@ -225,6 +238,11 @@ impl<'a> Reservation<'a> {
         // offset; the memory must sit at the same offset in its granule.
         let at = self.head + offset;
         if phys as usize % g != at % g || (at % g != 0 && offset != 0) {
+            return Err(EINVAL);
+        }
+        // Only the last link may end inside a granule: teardown works on
+        // whole granules.
+        if (at + len) % g != 0 && offset + len != self.size {
             return Err(EINVAL);
         }
         if (first..=last).any(|i| self.bit(i)) {
@@ -268,8 +286,9 @@ impl<'a> Reservation<'a> {
 
     /// Unlinks what is linked in `[offset, offset + len)` and flushes the
     /// IOMMU; the IOVA stays reserved. `offset` and `offset + len` must be
-    /// granule boundaries (or the ends of the reservation), so that no link
-    /// is cut in two.
+    /// granule boundaries (or the ends of the reservation). Some IOMMUs
+    /// (virtio-iommu) cannot remove part of a mapping one link made: unlink
+    /// whole links.
     pub fn unlink(&mut self, offset: usize, len: usize) -> Result {
         let (first, last) = self.granules(offset, len)?;
         let g = self.granule;

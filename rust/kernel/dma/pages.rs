@@ -10,6 +10,10 @@
 //! mapping keeps a DMA address per page only on the streaming path and only
 //! when `dma_need_unmap()` says that unmapping needs it.
 //!
+//! The mapping owns its pages while they are mapped and gives them back
+//! with [`MappedPages::into_pages`]: leaking the mapping leaks the pages
+//! too, so the device can never reach freed memory.
+//!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
 use super::{iova::Reservation, Attrs, DataDirection, DmaAddress};
@@ -22,8 +26,8 @@ use crate::{
     types::ARef,
 };
 
-enum Path<'a> {
-    Iova(Reservation<'a>),
+enum Path {
+    Iova(Reservation<'static>),
     /// The addresses, when unmapping needs them.
     Streaming(Option<KVec<DmaAddress>>),
 }
@@ -49,34 +53,42 @@ enum Path<'a> {
 /// # let test = Test::current().unwrap();
 /// # let dev = test.device(kernel::c_str!("doc-pages"))?;
 /// dma::set_mask_and_coherent(&dev, 64)?;
-/// let pages = [Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?];
+/// let mut pages = KVec::new();
+/// pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+/// pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
 /// let mut table = [0; 2];
-/// let mapped = MappedPages::map(&dev, &pages, DataDirection::FromDevice, |i, addr| {
+/// let mapped = MappedPages::map(&dev, pages, DataDirection::FromDevice, |i, addr| {
 ///     // Program the device's page table.
 ///     table[i] = addr;
 /// })?;
 /// assert!(!mapped.uses_iova());
 /// assert_eq!(mapped.range(), None);
 /// // SAFETY: The page is valid.
-/// assert_eq!(table[1], unsafe { bindings::page_to_phys(pages[1].as_ptr()) });
+/// assert_eq!(table[1], unsafe { bindings::page_to_phys(mapped.pages()[1].as_ptr()) });
 /// let kept = if dma::need_unmap(&dev) { 2 * 8 } else { 0 };
 /// assert_eq!(mapped.tracking_bytes(), kept);
+/// // Unmapped, the pages come back.
+/// let pages = mapped.into_pages();
+/// assert_eq!(pages.len(), 2);
 /// # Ok::<(), Error>(())
 /// ```
 ///
 /// # Invariants
 ///
-/// On the streaming path, every page of `pages` is mapped for `dev` with
-/// `dir`, at the address `addresses` holds when it is `Some`; otherwise
-/// `dma_need_unmap()` was false for `dev`.
-pub struct MappedPages<'a> {
+/// - On the two-step path, the reservation links exactly `pages`, which the
+///   mapping owns until the reservation is gone.
+/// - On the streaming path, every page of `pages` is mapped for `dev` with
+///   `dir`, at the address `addresses` holds when it is `Some`; otherwise
+///   `dma_need_unmap()` was false for `dev` once they were mapped.
+pub struct MappedPages {
+    // Dropped first: the mappings go before the pages.
+    path: Path,
     dev: ARef<Device>,
-    pages: &'a [Page],
+    pages: KVec<Page>,
     dir: DataDirection,
-    path: Path<'a>,
 }
 
-impl<'a> MappedPages<'a> {
+impl MappedPages {
     /// Maps `pages` for `dev` in direction `dir` and calls
     /// `address(index, dma_address)` for each page, in order, so that the
     /// driver can write the device's page table.
@@ -85,7 +97,7 @@ impl<'a> MappedPages<'a> {
     /// is at the first address plus `i * PAGE_SIZE`.
     pub fn map(
         dev: &ARef<Device>,
-        pages: &'a [Page],
+        pages: KVec<Page>,
         dir: DataDirection,
         mut address: impl FnMut(usize, DmaAddress),
     ) -> Result<Self> {
@@ -95,35 +107,43 @@ impl<'a> MappedPages<'a> {
         let size = pages.len().checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
         if let Some(mut iova) = Reservation::try_alloc(dev, size, 0, dir, Attrs::empty())? {
             for (i, page) in pages.iter().enumerate() {
-                iova.link_page(i * PAGE_SIZE, page)?;
+                let page: *const Page = page;
+                // SAFETY: The mapping owns the page, in a vector that is not
+                // changed while the reservation lives, and drops the
+                // reservation first; leaking the mapping leaks the page.
+                unsafe { iova.link_page(i * PAGE_SIZE, &*page) }?;
             }
             iova.sync_all()?;
             let base = iova.dma_address(0)?;
             for i in 0..pages.len() {
                 address(i, base + (i * PAGE_SIZE) as u64);
             }
+            // INVARIANT: The reservation links exactly `pages`.
             return Ok(Self {
+                path: Path::Iova(iova),
                 dev: dev.clone(),
                 pages,
                 dir,
-                path: Path::Iova(iova),
             });
         }
 
-        // SAFETY: `dev` is a valid device.
-        let keep = unsafe { bindings::dma_need_unmap(dev.as_raw()) };
-        let mut addresses = KVec::with_capacity(if keep { pages.len() } else { 0 }, GFP_KERNEL)?;
-        // INVARIANT: Each page is added to the mapping as soon as it is mapped,
-        // so a failure part-way unmaps exactly the pages mapped so far.
+        // Whether unmapping needs the addresses is only known once the
+        // pages are mapped (a mapping may bounce): keep them all until then.
+        let addresses = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+        // INVARIANT: Each page's address is kept as soon as it is mapped, so
+        // a failure part-way unmaps exactly the pages mapped so far.
         let mut this = Self {
+            path: Path::Streaming(Some(addresses)),
             dev: dev.clone(),
-            pages: &pages[..0],
+            pages,
             dir,
-            path: Path::Streaming(None),
         };
-        for (i, page) in pages.iter().enumerate() {
-            // SAFETY: `dev` and `page` are valid; `page` outlives the
-            // mapping (`'a`).
+        let Path::Streaming(Some(addresses)) = &mut this.path else {
+            return Err(EINVAL);
+        };
+        for (i, page) in this.pages.iter().enumerate() {
+            // SAFETY: `dev` and `page` are valid; the mapping owns the page
+            // until it is unmapped.
             let dma = unsafe {
                 bindings::dma_map_page_attrs(
                     dev.as_raw(),
@@ -136,20 +156,46 @@ impl<'a> MappedPages<'a> {
             };
             // SAFETY: `dev` is valid.
             if unsafe { bindings::dma_mapping_error(dev.as_raw(), dma) } != 0 {
-                if keep {
-                    this.path = Path::Streaming(Some(addresses));
-                }
                 return Err(ENOMEM);
             }
-            if keep {
-                // Cannot fail: the capacity is reserved.
-                addresses.push(dma, GFP_KERNEL)?;
-            }
-            this.pages = &pages[..=i];
+            // Cannot fail: the capacity is reserved.
+            addresses.push(dma, GFP_KERNEL)?;
             address(i, dma);
         }
-        this.path = Path::Streaming(keep.then_some(addresses));
+        if !super::need_unmap(dev) {
+            // INVARIANT: `dma_need_unmap()` is false now that all are mapped.
+            this.path = Path::Streaming(None);
+        }
         Ok(this)
+    }
+
+    /// Unmaps the pages and gives them back.
+    pub fn into_pages(mut self) -> KVec<Page> {
+        self.unmap();
+        core::mem::replace(&mut self.pages, KVec::new())
+    }
+
+    fn unmap(&mut self) {
+        match core::mem::replace(&mut self.path, Path::Streaming(None)) {
+            // Dropping the reservation unlinks everything.
+            Path::Iova(iova) => drop(iova),
+            Path::Streaming(Some(addresses)) => {
+                for &dma in addresses.iter() {
+                    // SAFETY: By the type invariant `dma` is a mapping of
+                    // `dev`, of one page, in direction `dir`.
+                    unsafe {
+                        bindings::dma_unmap_page_attrs(
+                            self.dev.as_raw(),
+                            dma,
+                            PAGE_SIZE,
+                            self.dir.as_raw(),
+                            0,
+                        )
+                    };
+                }
+            }
+            Path::Streaming(None) => (),
+        }
     }
 
     /// Whether the pages went through the two-step API (one contiguous
@@ -167,8 +213,8 @@ impl<'a> MappedPages<'a> {
     }
 
     /// The pages mapped.
-    pub fn pages(&self) -> &'a [Page] {
-        self.pages
+    pub fn pages(&self) -> &[Page] {
+        &self.pages
     }
 
     /// Bytes the mapping keeps per page to unmap: 1 bit on the two-step
@@ -184,23 +230,8 @@ impl<'a> MappedPages<'a> {
     }
 }
 
-impl Drop for MappedPages<'_> {
+impl Drop for MappedPages {
     fn drop(&mut self) {
-        // The reservation unlinks everything when it drops.
-        if let Path::Streaming(Some(addresses)) = &self.path {
-            for &dma in addresses.iter() {
-                // SAFETY: By the type invariant `dma` is a mapping of `dev`,
-                // of one page, in direction `dir`.
-                unsafe {
-                    bindings::dma_unmap_page_attrs(
-                        self.dev.as_raw(),
-                        dma,
-                        PAGE_SIZE,
-                        self.dir.as_raw(),
-                        0,
-                    )
-                };
-            }
-        }
+        self.unmap();
     }
 }

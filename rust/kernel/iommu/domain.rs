@@ -199,11 +199,11 @@ impl Domain {
         if ret.is_err() {
             // A driver may have mapped part of the failing step without
             // saying so: remove whatever is mapped in the whole range.
-            Gather::with(false, |mut gather| {
+            Gather::with(self, false, |mut gather| {
                 // SAFETY: The caller owns the range, which held nothing
                 // before this call.
                 unsafe { self.unmap_present(iova, size, gather.as_mut()) };
-                gather.sync(self);
+                gather.sync();
             });
         }
         ret
@@ -222,14 +222,20 @@ impl Domain {
         &self,
         iova: usize,
         size: usize,
-        mut gather: Pin<&mut Gather>,
+        mut gather: Pin<&mut Gather<'_>>,
     ) -> bool {
         let granule = self.granule();
-        let end = iova.saturating_add(size);
-        let mut run = None;
         let mut holes = false;
+        if granule == 0 || size == 0 {
+            return holes;
+        }
+        // Inclusive ends: the range may end at the top of the address space.
+        let Some(last) = iova.checked_add(size - 1) else {
+            return holes;
+        };
+        let mut run = None;
         let mut at = iova;
-        while granule != 0 && at < end {
+        loop {
             if self.iova_to_phys(at as u64) == 0 {
                 holes = true;
                 if let Some(from) = run.take() {
@@ -239,11 +245,14 @@ impl Domain {
             } else {
                 run.get_or_insert(at);
             }
-            at += granule;
+            match at.checked_add(granule) {
+                Some(next) if next <= last => at = next,
+                _ => break,
+            }
         }
         if let Some(from) = run {
-            // SAFETY: As above.
-            unsafe { self.unmap(from, at - from, gather) };
+            // SAFETY: As above; the run ends with the range.
+            unsafe { self.unmap(from, last - from + 1, gather) };
         }
         holes
     }
@@ -271,10 +280,14 @@ impl Domain {
     /// The caller owns `[iova, iova + size)` and the range holds no hole:
     /// some IOMMU drivers (virtio-iommu) forget every mapping of a range
     /// that has one without telling the device.
-    pub unsafe fn unmap(&self, iova: usize, size: usize, gather: Pin<&mut Gather>) -> usize {
+    pub unsafe fn unmap(&self, iova: usize, size: usize, gather: Pin<&mut Gather<'_>>) -> usize {
         let Some(unmap_pages) = self.ops().unmap_pages else {
             return 0;
         };
+        // The gather's invalidation and freed page tables are its domain's.
+        if !core::ptr::eq(gather.domain, self) {
+            return 0;
+        }
         let mut done = 0;
         while done < size {
             let (pgsize, count) = choose_pgsize(
@@ -373,11 +386,11 @@ pub fn choose_pgsize(
     (pgsize, count)
 }
 
-/// IOTLB invalidations gathered while unmapping: the C
+/// IOTLB invalidations gathered while unmapping in one domain: the C
 /// `struct iommu_iotlb_gather`.
 ///
 /// It holds a list head that points to itself, hence it is pinned: it lives
-/// on the stack of [`Gather::with`].
+/// on the stack of [`Gather::with`], and belongs to one domain.
 ///
 /// A gather is either synchronised with [`Gather::sync`] or, when
 /// [`Gather::is_queued`], handed to the DMA layer's flush queue together with
@@ -385,21 +398,28 @@ pub fn choose_pgsize(
 ///
 /// # Invariants
 ///
-/// The wrapped gather is initialised.
-pub struct Gather {
+/// The wrapped gather is initialised, and only unmaps of `domain` fill it.
+pub struct Gather<'d> {
     inner: Opaque<bindings::iommu_iotlb_gather>,
+    domain: &'d Domain,
 }
 
-impl Gather {
-    /// Runs `f` with an empty gather. A `queued` one defers its
-    /// invalidation to the flush queue (the DMA domain's lazy mode).
-    pub fn with<R>(queued: bool, f: impl FnOnce(Pin<&mut Gather>) -> R) -> R {
+impl<'d> Gather<'d> {
+    /// Runs `f` with an empty gather for `domain`. A `queued` one defers
+    /// its invalidation to the flush queue (the DMA domain's lazy mode).
+    pub fn with<R>(
+        domain: &'d Domain,
+        queued: bool,
+        f: impl FnOnce(Pin<&mut Gather<'d>>) -> R,
+    ) -> R {
         let gather = pin!(Gather {
             inner: Opaque::uninit(),
+            domain,
         });
         // SAFETY: The gather is pinned, so its list head may point to itself.
         unsafe { gather.init(queued) };
-        // INVARIANT: Just initialised.
+        // INVARIANT: Just initialised, for `domain`; `Domain::unmap` refuses
+        // a gather of another domain.
         f(gather)
     }
 
@@ -429,14 +449,20 @@ impl Gather {
         unsafe { (*self.as_raw()).queued }
     }
 
-    /// Invalidates the gathered range in `domain`'s IOTLB now and frees the
-    /// page-table pages the unmaps released; then gathers anew.
-    pub fn sync(self: Pin<&mut Self>, domain: &Domain) {
+    /// Invalidates the gathered range in the domain's IOTLB now and frees
+    /// the page-table pages the unmaps released; then gathers anew.
+    ///
+    /// A queued gather has not recorded its range (the flush queue was to
+    /// flush everything), so the whole IOTLB is invalidated first.
+    pub fn sync(self: Pin<&mut Self>) {
         let queued = self.is_queued();
-        if let Some(sync) = domain.ops().iotlb_sync {
+        if queued {
+            self.domain.flush_all();
+        }
+        if let Some(sync) = self.domain.ops().iotlb_sync {
             // SAFETY: The domain is valid by its type invariant; the gather is
-            // initialised and exclusively ours.
-            unsafe { sync(domain.as_raw(), self.as_raw()) };
+            // initialised, of this domain, and exclusively ours.
+            unsafe { sync(self.domain.as_raw(), self.as_raw()) };
         }
         // SAFETY: `self` is pinned and exclusively ours.
         unsafe { self.init(queued) };
