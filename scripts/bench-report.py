@@ -5,7 +5,8 @@
 Usage: bench-report.py [--md FILE] [--png FILE] LOG...
 
 For each IOMMU and mode, layout and size, and each path: the median and the
-spread (min to max) of the ns per page over the rounds, the ratio of the
+spread (min to max) of the ns per page over the rounds, split into the map
+and the unmap half, the ratio of the
 median to the dma_map_page and dma_map_sg medians of the same boot, the
 median number of IOTLB syncs per map+unmap, and the driver-side bytes each
 path keeps per mapped page.
@@ -18,8 +19,8 @@ import sys
 from collections import defaultdict
 
 LINE = re.compile(r'dma_bench: iommu=(\S+) mode=(\S+) layout=(\S+) path=(\S+) '
-                  r'pages=(\d+) rep=(\d+) ns=(\d+) syncs=(\d+) state=(\d+) '
-                  r'sg_nents=(\d+)')
+                  r'pages=(\d+) rep=(\d+) ns=(\d+) map_ns=(\d+) syncs=(\d+) '
+                  r'state=(\d+) sg_nents=(\d+)')
 PATHS = ['map_page', 'map_sg', 'iova_batch', 'iova_on_demand']
 
 
@@ -36,17 +37,18 @@ def parse(paths):
                 m = LINE.search(line)
                 if not m:
                     continue
-                iommu, mode, layout, name, pages, _, ns, syncs, state, nents = m.groups()
+                iommu, mode, layout, name, pages, _, ns, map_ns, syncs, state, nents = m.groups()
                 key = (iommu_name(iommu), mode, layout, int(pages))
-                runs[key][name].append((int(ns) / int(pages), int(syncs)))
+                runs[key][name].append((int(ns) / int(pages), int(syncs),
+                                        int(map_ns) / int(pages)))
                 extra[(key, name)] = (int(state), int(nents))
     return runs, extra
 
 
 def table(runs, extra):
     rows = ['| IOMMU | mode | layout | pages | path | ns/page median | min–max | '
-            '× map_page | × map_sg | IOTLB syncs | bytes kept/page |',
-            '|---|---|---|---|---|---|---|---|---|---|---|']
+            'map + unmap | × map_page | × map_sg | IOTLB syncs | bytes kept/page |',
+            '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for key in sorted(runs, key=lambda k: (k[0], k[1], k[2], k[3])):
         iommu, mode, layout, pages = key
         med = {p: statistics.median(v[0] for v in runs[key][p]) for p in runs[key]}
@@ -55,12 +57,13 @@ def table(runs, extra):
                 continue
             values = [v[0] for v in runs[key][p]]
             syncs = statistics.median(v[1] for v in runs[key][p])
+            mapn = statistics.median(v[2] for v in runs[key][p])
             state, _ = extra[(key, p)]
             r_page = med[p] / med['map_page'] if 'map_page' in med else float('nan')
             r_sg = med[p] / med['map_sg'] if 'map_sg' in med else float('nan')
             rows.append(f'| {iommu} | {mode} | {layout} | {pages} | {p} | '
                         f'{med[p]:.0f} | {min(values):.0f}–{max(values):.0f} | '
-                        f'{r_page:.2f} | {r_sg:.2f} | {syncs:g} | {state} |')
+                        f'{mapn:.0f} + {med[p] - mapn:.0f} | {r_page:.2f} | {r_sg:.2f} | {syncs:g} | {state} |')
     return '\n'.join(rows)
 
 

@@ -44,6 +44,7 @@ MODULE_PARM_DESC(bench_reps, "Rounds of the benchmark");
 #define DIR		DMA_BIDIRECTIONAL
 
 struct bench {
+	u64 mapped;	/* when the map half ended */
 	struct device *dev;
 	struct iommu_domain *domain;
 	struct page **pages;
@@ -102,6 +103,7 @@ static int path_map_page(struct bench *b, unsigned int n)
 		if (dma_mapping_error(b->dev, b->addrs[i]))
 			break;
 	}
+	b->mapped = ktime_get_ns();
 	while (i--)
 		dma_unmap_page(b->dev, b->addrs[i], PAGE_SIZE, DIR);
 	return 0;
@@ -114,6 +116,7 @@ static int path_map_sg(struct bench *b, unsigned int n)
 	ret = dma_map_sgtable(b->dev, &b->sgt, DIR, 0);
 	if (ret)
 		return ret;
+	b->mapped = ktime_get_ns();
 	dma_unmap_sgtable(b->dev, &b->sgt, DIR, 0);
 	return 0;
 }
@@ -131,6 +134,7 @@ static int path_iova_batch(struct bench *b, unsigned int n)
 				    i * PAGE_SIZE, PAGE_SIZE, DIR, 0);
 	if (!ret)
 		ret = dma_iova_sync(b->dev, &state, 0, n * PAGE_SIZE);
+	b->mapped = ktime_get_ns();
 	dma_iova_destroy(b->dev, &state, n * PAGE_SIZE, DIR, 0);
 	return ret;
 }
@@ -152,6 +156,7 @@ static int path_iova_on_demand(struct bench *b, unsigned int n)
 			ret = dma_iova_sync(b->dev, &state, i * PAGE_SIZE, PAGE_SIZE);
 		}
 	}
+	b->mapped = ktime_get_ns();
 	for (i = 0; i < linked; i++)
 		dma_iova_unlink(b->dev, &state, i * PAGE_SIZE, PAGE_SIZE, DIR, 0);
 	dma_iova_free(b->dev, &state);
@@ -239,13 +244,14 @@ static void run_layout(struct bench *b, const char *iommu, const char *mode,
 		/* Round 0 warms up and is not reported. */
 		for (rep = 0; rep <= bench_reps; rep++) {
 			for (p = 0; p < ARRAY_SIZE(paths); p++) {
-				u64 start, ns;
+				u64 start, ns, map_ns;
 				int ret, count;
 
 				atomic_set(&syncs, 0);
 				start = ktime_get_ns();
 				ret = paths[p].run(b, n);
 				ns = ktime_get_ns() - start;
+				map_ns = b->mapped - start;
 				count = atomic_read(&syncs);
 				if (ret) {
 					pr_err("%s failed: %d\n", paths[p].name, ret);
@@ -253,9 +259,10 @@ static void run_layout(struct bench *b, const char *iommu, const char *mode,
 				}
 				if (!rep)
 					continue;
-				pr_info("iommu=%s mode=%s layout=%s path=%s pages=%u rep=%u ns=%llu syncs=%d state=%u sg_nents=%u\n",
+				pr_info("iommu=%s mode=%s layout=%s path=%s pages=%u rep=%u ns=%llu map_ns=%llu syncs=%d state=%u sg_nents=%u\n",
 					iommu, mode, layout, paths[p].name, n, rep, ns,
-					count, paths[p].state, b->sgt.orig_nents);
+					map_ns, count, paths[p].state,
+					b->sgt.orig_nents);
 			}
 			/* Let a flush queue drain between rounds. */
 			msleep(20);
