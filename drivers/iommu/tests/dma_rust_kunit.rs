@@ -368,6 +368,45 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
     Ok(())
 }
 
+fn scope_tears_down(t: &Test) -> Outcome {
+    let (edu, dev) = translated(t)?;
+    let pages = pages(t, 2)?;
+    fill(t, &pages[0], 0x4e)?;
+    let base = Reservation::scope(
+        &dev,
+        2 * PAGE_SIZE,
+        0,
+        DataDirection::Bidirectional,
+        Attrs::empty(),
+        |iova| -> core::result::Result<u64, kernel::kunit::Stop> {
+            for (i, page) in pages.iter().enumerate() {
+                t.ensure(iova.link_page(i * PAGE_SIZE, page).is_ok(), "link")?;
+            }
+            t.ensure(iova.sync_all().is_ok(), "sync")?;
+            let base = iova.dma_address(0).unwrap_or(0);
+            t.expect_eq(domain(&dev).iova_to_phys(base), phys(&pages[0]), "linked");
+            device_copy(t, edu, base, base + PAGE_SIZE as u64)?;
+            Ok(base)
+        },
+    );
+    let Ok(Some(Ok(base))) = base else {
+        return t.ensure(false, "a scope that ran");
+    };
+    t.expect(
+        same(t, &pages[0], &pages[1])?,
+        "the device copied page 0 to page 1",
+    );
+    // The scope tore the reservation down.
+    for i in 0..2 {
+        t.expect_eq(
+            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
+            0,
+            "unmapped",
+        );
+    }
+    Ok(())
+}
+
 fn mapper_moves_data(t: &Test) -> Outcome {
     let (edu, dev) = edu(t)?;
     let pages = pages(t, 2)?;
@@ -469,6 +508,7 @@ kernel::kunit_suite! {
         reservation_links_and_moves_data,
         teardown_with_holes,
         reservation_rejects_bad_input,
+        scope_tears_down,
         mapper_moves_data,
         mapper_falls_back_without_iommu,
     ],

@@ -377,6 +377,112 @@ impl<'a> Reservation<'a> {
     }
 }
 
+/// A reservation that lives in [`Reservation::scope`]: it cannot leave the
+/// scope, so it is torn down before the memory its links borrow can be
+/// freed, and linking borrowed pages is safe.
+///
+/// # Invariants
+///
+/// `inner` is torn down when the scope that created it returns; `'s` is
+/// unique to that scope, so no `Scoped` of another scope can take its place.
+pub struct Scoped<'s, 'a> {
+    inner: Reservation<'a>,
+    _scope: PhantomData<fn(&'s ()) -> &'s ()>,
+}
+
+impl<'a> Reservation<'a> {
+    /// Reserves IOVA as [`Reservation::try_alloc`] does and runs `f` with
+    /// it; everything `f` linked is unlinked and the IOVA freed when `f`
+    /// returns. Returns `Ok(None)`, without calling `f`, when the two-step
+    /// API is not available for `dev`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{
+    ///     dma::{iova::Reservation, Attrs, DataDirection},
+    ///     kunit::Test,
+    ///     page::{Page, PAGE_SIZE},
+    /// };
+    ///
+    /// # let test = Test::current().unwrap();
+    /// # let dev = test.device(kernel::c_str!("doc-iova-scope"))?;
+    /// let pages = [Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?];
+    /// let done = Reservation::scope(
+    ///     &dev,
+    ///     2 * PAGE_SIZE,
+    ///     0,
+    ///     DataDirection::ToDevice,
+    ///     Attrs::empty(),
+    ///     |iova| -> Result {
+    ///         for (i, page) in pages.iter().enumerate() {
+    ///             iova.link_page(i * PAGE_SIZE, page)?;
+    ///         }
+    ///         iova.sync_all()?;
+    ///         // Program the device with `iova.dma_address(0)?` and wait.
+    ///         Ok(())
+    ///     },
+    /// )?;
+    /// // The test device has no IOMMU: the caller maps page by page instead.
+    /// assert!(done.is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn scope<R>(
+        dev: &ARef<Device>,
+        size: usize,
+        head: usize,
+        dir: DataDirection,
+        attrs: Attrs,
+        f: impl for<'s> FnOnce(&mut Scoped<'s, 'a>) -> R,
+    ) -> Result<Option<R>> {
+        let Some(inner) = Self::try_alloc(dev, size, head, dir, attrs)? else {
+            return Ok(None);
+        };
+        // INVARIANT: The reservation is dropped at the end of this function.
+        let mut scoped = Scoped {
+            inner,
+            _scope: PhantomData,
+        };
+        Ok(Some(f(&mut scoped)))
+    }
+}
+
+impl<'a> Scoped<'_, 'a> {
+    /// Links `page` whole at `offset`: see [`Reservation::link_page`].
+    pub fn link_page(&mut self, offset: usize, page: &'a Page) -> Result {
+        // SAFETY: `page` is borrowed for `'a`, beyond the scope, and the
+        // reservation is torn down when the scope returns (type invariant).
+        unsafe { self.inner.link_page(offset, page) }
+    }
+
+    /// Links part of `page`: see [`Reservation::link_page_range`].
+    pub fn link_page_range(
+        &mut self,
+        offset: usize,
+        page: &'a Page,
+        page_offset: usize,
+        len: usize,
+    ) -> Result {
+        // SAFETY: As for `link_page`.
+        unsafe { self.inner.link_page_range(offset, page, page_offset, len) }
+    }
+
+    /// Unlinks a range: see [`Reservation::unlink`].
+    pub fn unlink(&mut self, offset: usize, len: usize) -> Result {
+        self.inner.unlink(offset, len)
+    }
+}
+
+impl<'a> core::ops::Deref for Scoped<'_, 'a> {
+    type Target = Reservation<'a>;
+
+    /// Read access, and `sync`: a shared reference cannot move the
+    /// reservation out of its scope.
+    fn deref(&self) -> &Reservation<'a> {
+        &self.inner
+    }
+}
+
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         let dev = self.dev.as_raw();
