@@ -35,9 +35,10 @@ use kernel::{
     str::CStr,
 };
 
-// bindgen cannot translate these two C constants, above `i64::MAX`;
+// bindgen cannot translate these C constants, above `i64::MAX`;
 // dma_iova_exports.c asserts that they match the C definitions.
 const USE_SWIOTLB: u64 = 1 << 63;
+const KEEP_IOVA: u64 = 1 << 62;
 const MAPPING_ERROR: u64 = u64::MAX;
 
 /// A device's DMA domain, as the engine maps through it.
@@ -218,9 +219,9 @@ impl Target<'_> {
             warn_once(
                 &UNSPLIT,
                 self.dev,
-                c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx): unlink whole links\n"),
+                c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx]: unlink whole links\n"),
                 from + unmapped,
-                last + 1,
+                last,
             );
         }
         unmapped >= len
@@ -352,10 +353,10 @@ fn warn_once(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, 
     }
 }
 
-/// The reserved size of `state`, without the swiotlb flag.
+/// The reserved size of `state`, without the flags.
 #[inline]
 fn reserved(state: &bindings::dma_iova_state) -> u64 {
-    state.__size & !USE_SWIOTLB
+    state.__size & !(USE_SWIOTLB | KEEP_IOVA)
 }
 
 /// Checks that `[offset, offset + size)` is a non-empty part of the
@@ -388,7 +389,7 @@ pub unsafe extern "C" fn dma_iova_try_alloc(
     let state = unsafe { &mut *state };
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };
 
-    if size == 0 || size as u64 & USE_SWIOTLB != 0 {
+    if size == 0 || size as u64 & (USE_SWIOTLB | KEEP_IOVA) != 0 {
         return false;
     }
     // SAFETY: `dev` is valid and bound, by the function's contract.
@@ -435,6 +436,11 @@ fn free_iova(
     state: &bindings::dma_iova_state,
     gather: *mut bindings::iommu_iotlb_gather,
 ) {
+    if state.__size & KEEP_IOVA != 0 {
+        // Part of a link is still mapped: reusing the IOVA would map over
+        // it, so it is leaked (and was warned about).
+        return;
+    }
     let off = t.offset(state.addr);
     // The reservation was allocated with this size, so it cannot overflow.
     let len = t.align(reserved(state) + off).unwrap_or(0);
@@ -599,7 +605,7 @@ pub unsafe extern "C" fn dma_iova_unlink(
     attrs: c_ulong,
 ) {
     // SAFETY: The caller owns `*state`.
-    let state = unsafe { &*state };
+    let state = unsafe { &mut *state };
     let (iova, dir) = match (span(state, offset, size), DataDirection::try_from(dir)) {
         (Ok(iova), Ok(dir)) => (iova, dir),
         _ => {
@@ -621,7 +627,7 @@ pub unsafe extern "C" fn dma_iova_unlink(
     // `span()` checked that the range is in the reservation, so its last
     // byte does not overflow.
     let last = iova + (size as u64 - 1);
-    let (holes, _) = Gather::with(t.domain, false, |mut gather| {
+    let (holes, done) = Gather::with(t.domain, false, |mut gather| {
         let ret = t.unlink(
             swiotlb,
             iova,
@@ -633,6 +639,9 @@ pub unsafe extern "C" fn dma_iova_unlink(
         gather.sync();
         ret
     });
+    if !done {
+        state.__size |= KEEP_IOVA;
+    }
     if holes {
         warn_once(
             &UNLINKED,
@@ -687,8 +696,10 @@ pub unsafe extern "C" fn dma_iova_destroy(
                 )
                 .1;
             if !done {
-                // Something stayed mapped: reusing the IOVA would map over
-                // it, so it is leaked (and was warned about).
+                state.__size |= KEEP_IOVA;
+            }
+            if state.__size & KEEP_IOVA != 0 {
+                // `free_iova()` leaks the IOVA.
                 gather.sync();
             } else if gather.is_queued() {
                 free_iova(&t, state, gather.as_raw());

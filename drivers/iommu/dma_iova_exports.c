@@ -10,6 +10,7 @@
 
 /* dma_iova.rs spells these out: bindgen cannot translate them. */
 static_assert(DMA_IOVA_USE_SWIOTLB == 1ULL << 63);
+static_assert(DMA_IOVA_KEEP == 1ULL << 62);
 static_assert(DMA_MAPPING_ERROR == ~0ULL);
 
 EXPORT_SYMBOL_GPL(dma_iova_try_alloc);

@@ -603,6 +603,44 @@ static void untrusted_bounces_partial_granules(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, 2 * PAGE_SIZE));
 }
 
+/*
+ * Unlinking half of a two-page link: a page-table IOMMU (VT-d) removes
+ * that half; virtio-iommu cannot split the mapping one link made and keeps
+ * it, and the state is then marked so that its IOVA is never reused. Either
+ * way destroy leaves nothing mapped.
+ */
+static void partial_unlink_leaves_nothing_stale(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct dma_iova_state state;
+	struct page *block;
+	phys_addr_t second;
+	dma_addr_t base;
+
+	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 1);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order1, block));
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	base = state.addr;
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(block), 0,
+					       2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * PAGE_SIZE));
+
+	dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	second = iommu_iova_to_phys(domain, base + PAGE_SIZE);
+	kunit_info(test, "the IOMMU %s the second half\n", second ? "kept" : "removed");
+	if (second)
+		KUNIT_EXPECT_TRUE(test, state.__size & DMA_IOVA_KEEP);
+	else
+		KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_KEEP);
+	KUNIT_EXPECT_EQ(test, dma_iova_size(&state), 2 * PAGE_SIZE);
+
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 2 * PAGE_SIZE));
+}
+
 static void need_unmap_behind_iommu(struct kunit *test)
 {
 	struct iommu_domain *domain;
@@ -619,6 +657,7 @@ static struct kunit_case dma_iova_cases[] = {
 	KUNIT_CASE(link_unlink_destroy),
 	KUNIT_CASE(bad_input_maps_nothing),
 	KUNIT_CASE(link_failure_part_way),
+	KUNIT_CASE(partial_unlink_leaves_nothing_stale),
 	KUNIT_CASE(need_unmap_behind_iommu),
 	KUNIT_CASE_SLOW(cycles_leave_allocator_unchanged),
 	KUNIT_CASE_SLOW(device_copies_through_links),

@@ -178,8 +178,8 @@ fn reservation_links_and_moves_data(t: &Test) -> Outcome {
         );
         t.expect(iova.is_linked(i * PAGE_SIZE), "linked");
     }
-    // One bit per page.
-    t.expect_eq(iova.tracking_bytes(), 8, "tracking bytes");
+    // Two bits per page: linked, and where links start.
+    t.expect_eq(iova.tracking_bytes(), 16, "tracking bytes");
 
     device_copy(t, edu, base, base + PAGE_SIZE as u64)?;
     t.expect(
@@ -354,6 +354,27 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
         );
     }
 
+    // A two-granule link cannot be unlinked by halves.
+    // SAFETY: The link's second granule maps the page after `pages[1]`,
+    // which is not ours, but the device runs no DMA while it is linked and
+    // it is unlinked three lines below.
+    let two = unsafe { iova.link_phys(2 * PAGE_SIZE, phys(&pages[1]), 2 * PAGE_SIZE) };
+    if two.is_ok() {
+        t.expect_eq(
+            err(iova.unlink(3 * PAGE_SIZE, PAGE_SIZE)),
+            Some(EINVAL),
+            "unlink half a link",
+        );
+        t.expect_eq(
+            err(iova.unlink(2 * PAGE_SIZE, PAGE_SIZE)),
+            Some(EINVAL),
+            "unlink the other half",
+        );
+        t.expect(
+            iova.unlink(2 * PAGE_SIZE, 2 * PAGE_SIZE).is_ok(),
+            "unlink the whole link",
+        );
+    }
     // SAFETY: The pages outlive the reservation.
     let first = unsafe { iova.link_page(PAGE_SIZE, &pages[0]) };
     t.ensure(first.is_ok(), "link")?;

@@ -12,7 +12,7 @@
 //!   is linked, holes or not, so a driver can neither leak a mapping nor
 //!   leave a stale one.
 //!
-//! The tracking costs one bit per granule (page) of the reservation.
+//! The tracking costs two bits per granule (page) of the reservation.
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
@@ -82,7 +82,8 @@ use core::marker::PhantomData;
 /// - `granule` is the device's IOMMU granule, a power of two, and `head`
 ///   the offset of `state.addr` in its granule.
 /// - Bit `i` of `linked` is set exactly when a link of this reservation maps
-///   granule `i` of `[state.addr - head, state.addr + size)`.
+///   granule `i` of `[state.addr - head, state.addr + size)`, and bit `i` of
+///   `starts` when a link starts in that granule.
 /// - Linked memory stays allocated until it is unlinked or the reservation
 ///   is torn down (the contract of the `link_*` functions).
 pub struct Reservation<'a> {
@@ -94,6 +95,7 @@ pub struct Reservation<'a> {
     dir: DataDirection,
     attrs: Attrs,
     linked: KVec<u64>,
+    starts: KVec<u64>,
     _memory: PhantomData<&'a Page>,
 }
 
@@ -120,7 +122,8 @@ impl<'a> Reservation<'a> {
         dir: DataDirection,
         attrs: Attrs,
     ) -> Result<Option<Self>> {
-        if size == 0 {
+        // The C API keeps the top bits of the size for itself.
+        if size == 0 || size > isize::MAX as usize {
             return Err(EINVAL);
         }
         // SAFETY: `dev` is a valid device.
@@ -129,12 +132,13 @@ impl<'a> Reservation<'a> {
             // No IOMMU translates for `dev`.
             return Ok(None);
         }
-        let granule = boundary + 1;
+        let granule = boundary.checked_add(1).ok_or(EINVAL)?;
         if !granule.is_power_of_two() || head >= granule {
             return Err(EINVAL);
         }
         let granules = size.checked_add(head + granule - 1).ok_or(EOVERFLOW)? / granule;
         let linked = KVec::from_elem(0u64, granules.div_ceil(64), GFP_KERNEL)?;
+        let starts = KVec::from_elem(0u64, granules.div_ceil(64), GFP_KERNEL)?;
 
         let mut state = bindings::dma_iova_state { addr: 0, __size: 0 };
         // SAFETY: `dev` is a valid device and `state` is ours; the C API only
@@ -153,6 +157,7 @@ impl<'a> Reservation<'a> {
             dir,
             attrs,
             linked,
+            starts,
             _memory: PhantomData,
         }))
     }
@@ -181,9 +186,10 @@ impl<'a> Reservation<'a> {
         offset < self.size && self.bit((self.head + offset) / self.granule)
     }
 
-    /// Bytes of memory this reservation uses to track its links.
+    /// Bytes of memory this reservation uses to track its links: two bits
+    /// per granule.
     pub fn tracking_bytes(&self) -> usize {
-        self.linked.len() * core::mem::size_of::<u64>()
+        (self.linked.len() + self.starts.len()) * core::mem::size_of::<u64>()
     }
 
     /// Links `page` whole at `offset` of the reservation.
@@ -262,10 +268,12 @@ impl<'a> Reservation<'a> {
                 self.attrs.as_raw(),
             )
         })?;
-        // INVARIANT: The link maps granules `first..=last`.
+        // INVARIANT: The link maps granules `first..=last` and starts in
+        // `first`.
         for i in first..=last {
             self.set_bit(i, true);
         }
+        self.starts[first / 64] |= 1 << (first % 64);
         Ok(())
     }
 
@@ -284,11 +292,10 @@ impl<'a> Reservation<'a> {
         self.sync(0, self.size)
     }
 
-    /// Unlinks what is linked in `[offset, offset + len)` and flushes the
-    /// IOMMU; the IOVA stays reserved. `offset` and `offset + len` must be
-    /// granule boundaries (or the ends of the reservation). Some IOMMUs
-    /// (virtio-iommu) cannot remove part of a mapping one link made: unlink
-    /// whole links.
+    /// Unlinks the links in `[offset, offset + len)` and flushes the IOMMU;
+    /// the IOVA stays reserved. The range must not cut a link (`EINVAL`):
+    /// some IOMMUs (virtio-iommu) cannot remove part of the mapping one link
+    /// made.
     pub fn unlink(&mut self, offset: usize, len: usize) -> Result {
         let (first, last) = self.granules(offset, len)?;
         let g = self.granule;
@@ -296,6 +303,14 @@ impl<'a> Reservation<'a> {
         if ((self.head + offset) % g != 0 && offset != 0)
             || ((self.head + end) % g != 0 && end != self.size)
         {
+            return Err(EINVAL);
+        }
+        // Whole links only: the range starts where a link starts (or
+        // nothing is linked), and the granule after it starts a link or is
+        // free.
+        let granules = (self.head + self.size).div_ceil(g);
+        let cuts = |i: usize| self.bit(i) && !self.start(i);
+        if cuts(first) || (last + 1 < granules && cuts(last + 1)) {
             return Err(EINVAL);
         }
         self.unlink_granules(first, last + 1);
@@ -360,11 +375,16 @@ impl<'a> Reservation<'a> {
         self.linked[i / 64] & (1 << (i % 64)) != 0
     }
 
+    fn start(&self, i: usize) -> bool {
+        self.starts[i / 64] & (1 << (i % 64)) != 0
+    }
+
     fn set_bit(&mut self, i: usize, on: bool) {
         if on {
             self.linked[i / 64] |= 1 << (i % 64);
         } else {
             self.linked[i / 64] &= !(1 << (i % 64));
+            self.starts[i / 64] &= !(1 << (i % 64));
         }
     }
 

@@ -12,7 +12,8 @@
 //!
 //! The mapping owns its pages while they are mapped and gives them back
 //! with [`MappedPages::into_pages`]: leaking the mapping leaks the pages
-//! too, so the device can never reach freed memory.
+//! too, so the device can never reach freed memory (in lazy mode, as for
+//! every unmap, once the flush queue has flushed).
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
@@ -217,7 +218,7 @@ impl MappedPages {
         &self.pages
     }
 
-    /// Bytes the mapping keeps per page to unmap: 1 bit on the two-step
+    /// Bytes the mapping keeps per page to unmap: 2 bits on the two-step
     /// path, a DMA address when the streaming path needs it, else nothing.
     pub fn tracking_bytes(&self) -> usize {
         match &self.path {
