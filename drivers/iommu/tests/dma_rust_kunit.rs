@@ -359,7 +359,7 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
     // which is not ours, but the device runs no DMA while it is linked and
     // it is unlinked three lines below.
     let two = unsafe { iova.link_phys(2 * PAGE_SIZE, phys(&pages[1]), 2 * PAGE_SIZE) };
-    if two.is_ok() {
+    if t.expect(two.is_ok(), "a two-granule link") {
         t.expect_eq(
             err(iova.unlink(3 * PAGE_SIZE, PAGE_SIZE)),
             Some(EINVAL),
