@@ -31,7 +31,7 @@ use kernel::{
     dma::{Attrs, DataDirection},
     error::{code::*, Result},
     ffi::{c_int, c_uint, c_ulong},
-    iommu::{Domain, Gather, Prot},
+    iommu::{Domain, Gather, Prot, Visit},
     str::CStr,
 };
 
@@ -208,25 +208,6 @@ impl Target<'_> {
         };
     }
 
-    /// Unmaps the run of linked granules from `from` to `last` (its last
-    /// byte) into `gather`; returns whether the IOMMU removed all of it.
-    fn unmap_run(&self, from: u64, last: u64, gather: Pin<&mut Gather<'_>>) -> bool {
-        let len = last - from + 1;
-        // SAFETY: Every granule of the run was found mapped, so the range has
-        // no hole; it belongs to a reservation of the caller.
-        let unmapped = unsafe { self.domain.unmap(from as usize, len as usize, gather) } as u64;
-        if unmapped < len {
-            warn_once(
-                &UNSPLIT,
-                self.dev,
-                c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx]: unlink whole links\n"),
-                from + unmapped,
-                last,
-            );
-        }
-        unmapped >= len
-    }
-
     /// Unmaps one bounced granule and releases its swiotlb buffer: the
     /// device loses the buffer first, then the CPU's view of it is made
     /// current and the bytes `[off, off + len)` of it are copied back.
@@ -239,10 +220,12 @@ impl Target<'_> {
         dir: DataDirection,
         attrs: Attrs,
     ) -> bool {
+        let whole = self.granule as usize;
         let done = Gather::with(self.domain, false, |mut gather| {
-            let done = self.unmap_run(giova, giova + self.granule - 1, gather.as_mut());
+            // SAFETY: The granule is the caller's and mapped.
+            let gone = unsafe { self.domain.unmap(giova as usize, whole, gather.as_mut()) };
             gather.sync();
-            done
+            gone >= whole
         });
         if !done {
             // The device may still reach the buffer: it cannot be reused.
@@ -284,57 +267,48 @@ impl Target<'_> {
         last: u64,
         dir: DataDirection,
         attrs: Attrs,
-        mut gather: Pin<&mut Gather<'_>>,
+        gather: Pin<&mut Gather<'_>>,
     ) -> (bool, bool) {
         let g = self.granule;
         let cpu_sync = !self.coherent()
             && !attrs.contains(Attrs::SKIP_CPU_SYNC)
             && dir != DataDirection::ToDevice;
-        let mut run: Option<u64> = None;
-        let mut holes = false;
-        let mut done = true;
-        let mut at = start & !(g - 1);
-
-        // `at + g - 1` cannot overflow: a reservation ends at 2^64 at most.
-        loop {
-            let at_last = at + (g - 1);
-            let phys = self.domain.iova_to_phys(at);
-            if phys == 0 {
-                holes = true;
-                if let Some(from) = run.take() {
-                    done &= self.unmap_run(from, at - 1, gather.as_mut());
-                }
-            } else {
-                // The bytes of the range in this granule.
-                let lo = start.max(at) - at;
-                let hi = last.min(at_last) - at + 1;
-                // SAFETY: `dev` is valid; the lookup only reads swiotlb's pools.
-                if swiotlb && !unsafe { bindings::swiotlb_find_pool(self.dev, phys) }.is_null() {
-                    if let Some(from) = run.take() {
-                        done &= self.unmap_run(from, at - 1, gather.as_mut());
-                    }
-                    done &= self.unbounce(at, phys, lo, hi - lo, dir, attrs);
-                } else {
-                    if cpu_sync {
-                        // SAFETY: `phys` is the memory this granule maps.
-                        unsafe {
-                            bindings::arch_sync_dma_for_cpu(
-                                phys + lo,
-                                (hi - lo) as usize,
-                                dir.as_raw(),
-                            )
-                        };
-                    }
-                    run.get_or_insert(at);
-                }
+        let visit = |at: usize, phys: u64| {
+            let at = at as u64;
+            // The bytes of the range in this granule.
+            let lo = start.max(at) - at;
+            let hi = last.min(at + (g - 1)) - at + 1;
+            // SAFETY: `dev` is valid; the lookup only reads swiotlb's pools.
+            if swiotlb && !unsafe { bindings::swiotlb_find_pool(self.dev, phys) }.is_null() {
+                return Visit::Handled(self.unbounce(at, phys, lo, hi - lo, dir, attrs));
             }
-            if at_last >= last {
-                break;
+            if cpu_sync {
+                // SAFETY: `phys` is the memory this granule maps.
+                unsafe {
+                    bindings::arch_sync_dma_for_cpu(phys + lo, (hi - lo) as usize, dir.as_raw())
+                };
             }
-            at += g;
-        }
-        if let Some(from) = run {
-            done &= self.unmap_run(from, at + (g - 1), gather.as_mut());
+            Visit::Join
+        };
+        // SAFETY: The range is the caller's reservation, widened to whole
+        // granules (`last | (g - 1)` cannot overflow); `visit` unmaps only
+        // the bounced granule it is shown.
+        let (holes, done) = unsafe {
+            self.domain.unmap_present(
+                (start & !(g - 1)) as usize,
+                (last | (g - 1)) as usize,
+                gather,
+                visit,
+            )
+        };
+        if !done {
+            warn_once(
+                &UNSPLIT,
+                self.dev,
+                c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx]: unlink whole links\n"),
+                start,
+                last,
+            );
         }
         (holes, done)
     }

@@ -13,7 +13,7 @@ use core::ops::{BitOr, BitOrAssign};
 
 pub mod domain;
 
-pub use domain::{Domain, Gather};
+pub use domain::{Domain, Gather, Visit};
 
 /// Access rights and memory type of an IOMMU mapping: the C `IOMMU_*` prot bits.
 ///

@@ -201,60 +201,88 @@ impl Domain {
             // saying so: remove whatever is mapped in the whole range.
             Gather::with(self, false, |mut gather| {
                 // SAFETY: The caller owns the range, which held nothing
-                // before this call.
-                unsafe { self.unmap_present(iova, size, gather.as_mut()) };
+                // before this call; `iova + size - 1` was checked above.
+                unsafe {
+                    self.unmap_present(iova, iova + (size - 1), gather.as_mut(), |_, _| Visit::Join)
+                };
                 gather.sync();
             });
         }
         ret
     }
 
-    /// Unmaps every run of mapped granules in `[iova, iova + size)`,
-    /// skipping holes, into `gather`; finds them with
+    /// Unmaps every run of mapped granules from `iova` to `last` (the last
+    /// byte of the range), skipping holes, into `gather`; finds them with
     /// [`Domain::iova_to_phys`], one lookup per granule.
     ///
-    /// Returns whether the range held a hole.
+    /// `visit(granule, phys)` is asked about each mapped granule first: it
+    /// may leave the granule to the run ([`Visit::Join`]), or unmap it
+    /// itself ([`Visit::Handled`]), which ends the run.
+    ///
+    /// Returns whether the range held a hole, and whether everything mapped
+    /// in it is gone: an IOMMU driver may refuse to unmap part of a mapping
+    /// it cannot split.
     ///
     /// # Safety
     ///
-    /// The caller owns `[iova, iova + size)`, which is granule-aligned.
+    /// The caller owns the range, which starts and ends on granule
+    /// boundaries; `visit` unmaps at most the granule it is shown.
     pub unsafe fn unmap_present(
         &self,
         iova: usize,
-        size: usize,
+        last: usize,
         mut gather: Pin<&mut Gather<'_>>,
-    ) -> bool {
+        mut visit: impl FnMut(usize, PhysAddr) -> Visit,
+    ) -> (bool, bool) {
         let granule = self.granule();
-        let mut holes = false;
-        if granule == 0 || size == 0 {
-            return holes;
+        let (mut holes, mut done) = (false, true);
+        if granule == 0 || last < iova {
+            return (holes, done);
         }
-        // Inclusive ends: the range may end at the top of the address space.
-        let Some(last) = iova.checked_add(size - 1) else {
-            return holes;
-        };
         let mut run = None;
         let mut at = iova;
         loop {
-            if self.iova_to_phys(at as u64) == 0 {
-                holes = true;
+            let phys = self.iova_to_phys(at as u64);
+            let join = phys != 0
+                && match visit(at, phys) {
+                    Visit::Join => true,
+                    Visit::Handled(gone) => {
+                        done &= gone;
+                        false
+                    }
+                };
+            if join {
+                run.get_or_insert(at);
+            } else {
+                holes |= phys == 0;
                 if let Some(from) = run.take() {
                     // SAFETY: The run is mapped throughout and the caller's.
-                    unsafe { self.unmap(from, at - from, gather.as_mut()) };
+                    done &= unsafe { self.unmap_all(from, at - 1, gather.as_mut()) };
                 }
-            } else {
-                run.get_or_insert(at);
             }
-            match at.checked_add(granule) {
-                Some(next) if next <= last => at = next,
-                _ => break,
+            // `at + granule - 1 <= last` does not overflow.
+            if at + (granule - 1) >= last {
+                break;
             }
+            at += granule;
         }
         if let Some(from) = run {
             // SAFETY: As above; the run ends with the range.
-            unsafe { self.unmap(from, last - from + 1, gather) };
+            done &= unsafe { self.unmap_all(from, last, gather) };
         }
-        holes
+        (holes, done)
+    }
+
+    /// Unmaps `from` to `last` (its last byte); returns whether the IOMMU
+    /// driver removed all of it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Domain::unmap`].
+    unsafe fn unmap_all(&self, from: usize, last: usize, gather: Pin<&mut Gather<'_>>) -> bool {
+        let len = last - from + 1;
+        // SAFETY: By the function's contract.
+        unsafe { self.unmap(from, len, gather) >= len }
     }
 
     /// Makes the mappings of `[iova, iova + size)` visible to the device:
@@ -319,6 +347,14 @@ impl Domain {
             unsafe { flush(self.as_raw()) };
         }
     }
+}
+
+/// What [`Domain::unmap_present`] does with a mapped granule.
+pub enum Visit {
+    /// Unmap it in one run with its mapped neighbours.
+    Join,
+    /// The visitor unmapped it itself: whether it is gone.
+    Handled(bool),
 }
 
 /// Chooses the page size for the next step of mapping `size` bytes from
