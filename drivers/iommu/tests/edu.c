@@ -3,8 +3,9 @@
  * QEMU's edu device as a DMA test target for KUnit.
  *
  * A suite binds the device in its suite_init and releases it in its
- * suite_exit, so that every suite starts from an unbound device and the
- * device is attached to its IOMMU domain by the normal probe path.
+ * suite_exit, so that the device is attached to its IOMMU domain by the
+ * normal probe path.  A driver that held the device before (the Rust edu
+ * sample, built in) gives it up for the suite and gets it back after.
  */
 
 #include <kunit/test.h>
@@ -39,6 +40,8 @@ MODULE_PARM_DESC(expect_domain,
 static DEFINE_MUTEX(edu_lock);
 static struct edu_device edu;
 static int edu_probe_err;
+/* The device, while the suite took it from another driver. */
+static struct pci_dev *edu_taken;
 
 static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
@@ -96,6 +99,17 @@ static struct pci_driver edu_driver = {
 	.remove = edu_remove,
 };
 
+/* Gives the device back to whichever driver matches it, if it was taken. */
+static void edu_give_back(void)
+{
+	if (!edu_taken)
+		return;
+	if (device_attach(&edu_taken->dev) < 0)
+		dev_warn(&edu_taken->dev, "could not be given back\n");
+	pci_dev_put(edu_taken);
+	edu_taken = NULL;
+}
+
 /**
  * edu_suite_init() - bind the edu device for a suite
  * @suite: the suite
@@ -113,6 +127,15 @@ int edu_suite_init(struct kunit_suite *suite)
 
 	mutex_lock(&edu_lock);
 	edu_probe_err = 0;
+	pdev = pci_get_device(0x1234, 0x11e8, NULL);
+	if (pdev && pdev->dev.driver) {
+		dev_info(&pdev->dev, "taken from %s for the suite\n",
+			 pdev->dev.driver->name);
+		device_release_driver(&pdev->dev);
+		edu_taken = pdev;
+	} else {
+		pci_dev_put(pdev);
+	}
 	ret = pci_register_driver(&edu_driver);
 	if (!ret && !edu.pdev) {
 		pdev = pci_get_device(0x1234, 0x11e8, NULL);
@@ -122,6 +145,8 @@ int edu_suite_init(struct kunit_suite *suite)
 			pci_unregister_driver(&edu_driver);
 		}
 	}
+	if (ret)
+		edu_give_back();
 	mutex_unlock(&edu_lock);
 	return ret;
 }
@@ -134,6 +159,7 @@ void edu_suite_exit(struct kunit_suite *suite)
 {
 	mutex_lock(&edu_lock);
 	pci_unregister_driver(&edu_driver);
+	edu_give_back();
 	mutex_unlock(&edu_lock);
 }
 

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust DMA sample: QEMU's `edu` device saves its state into host pages and
+//! restores it from them, the way mlx5's vfio driver migrates a device.
+//!
+//! A live migration moves a device's state through host memory. mlx5 does
+//! it with a *page list*: pages that need not be physically contiguous,
+//! mapped with the two-step DMA API into one IOVA range, so the device sees
+//! one contiguous buffer and the driver keeps no DMA address per page.
+//! Without a translating IOMMU the same pages are mapped one by one and the
+//! device is given an address per page. [`MappedPages`] does either; the
+//! sample derives the device's address table from what it returns.
+//!
+//! `edu` moves at most 4 KiB between RAM and its buffer per command, so a
+//! round goes chunk by chunk (3000 bytes, so chunks straddle pages):
+//!
+//! 1. save: the device loads a chunk of a known pattern from the *source*
+//!    pages (RAM to device), standing for its internal state, and writes it
+//!    into the *saved* pages (device to RAM);
+//! 2. restore: once all is saved, the device reads each chunk back from the
+//!    saved pages (RAM to device) and writes it into the *restored* pages
+//!    (device to RAM);
+//! 3. the pages are unmapped and the CPU checks every byte of the saved and
+//!    restored pages against the pattern;
+//! 4. isolation: the device aims one more write at the saved pages' stale
+//!    DMA address. Behind an IOMMU it must not reach them.
+//!
+//! The driver waits for each command by polling, with a timeout: a device
+//! that does not finish gives `ETIMEDOUT`, and memory it might still write
+//! is never freed.
+//!
+//! Each round is reported by `dev_info!` and in the device's `dma_report`
+//! file; writing `<pages> [<timeout_ms>]` to its `dma_round` file runs one:
+//!
+//! ```text
+//! echo 8 > /sys/bus/pci/devices/0000:00:03.0/dma_round
+//! cat /sys/bus/pci/devices/0000:00:03.0/dma_report
+//! ```
+
+use core::{fmt, fmt::Write};
+use kernel::{
+    bindings, c_str, dev_err, dev_info, device, dma,
+    dma::{pages::MappedPages, DataDirection, DmaAddress},
+    error::code::*,
+    new_mutex,
+    page::{Page, PAGE_SIZE},
+    pci,
+    prelude::*,
+    sync::Mutex,
+    types::ARef,
+};
+
+kernel::module_pci_driver! {
+    type: EduDma,
+    registration: EDU_DMA,
+    ids: [(0x1234, 0x11e8)],
+    name: "rust_dma_edu",
+    author: "Rust for Linux Contributors",
+    description: "Rust DMA sample: device state saved and restored through a page list",
+    license: "GPL",
+}
+
+/// The registers of `edu`, in BAR 0.
+mod regs {
+    pub(crate) const IDENT: usize = 0x00;
+    pub(crate) const DMA_SRC: usize = 0x80;
+    pub(crate) const DMA_DST: usize = 0x88;
+    pub(crate) const DMA_COUNT: usize = 0x90;
+    pub(crate) const DMA_CMD: usize = 0x98;
+    /// The registers the driver uses end here.
+    pub(crate) const SIZE: usize = 0xa0;
+}
+
+/// `DMA_CMD`: start a transfer; the device clears it when done.
+const CMD_RUN: u64 = 1 << 0;
+/// `DMA_CMD`: the transfer goes from the device's buffer to RAM.
+const CMD_TO_RAM: u64 = 1 << 1;
+/// Where the device's buffer is in its own address space.
+const BUF_ADDR: u64 = 0x40000;
+/// The device's buffer; QEMU stops the machine for a transfer that touches
+/// its last byte, so a transfer ends before it.
+const BUF_SIZE: usize = 4096;
+/// Bytes per chunk of state.
+const CHUNK: usize = 3000;
+/// The device's DMA addresses are 28 bits wide.
+const DMA_BITS: u32 = 28;
+
+/// Pages per list in a round run at probe or without arguments.
+const DEFAULT_PAGES: usize = 4;
+/// The largest list a round may use.
+const MAX_PAGES: usize = 64;
+/// How long a command may take (the device takes 100 ms).
+const DEFAULT_TIMEOUT_MS: u64 = 1000;
+/// How long a device that timed out may take to stop before the driver
+/// gives up on the memory it could still write.
+const QUIESCE_MS: u64 = 2000;
+/// What the CPU writes into the saved pages before the stale write.
+const POISON: u8 = 0x5a;
+
+/// What one round did.
+#[derive(Clone, Copy, Debug)]
+pub struct Report {
+    /// Which round of this device.
+    pub round: u64,
+    /// Pages in each of the three lists.
+    pub pages: usize,
+    /// Whether the lists were linked by the two-step API, one IOVA range
+    /// each, rather than mapped page by page.
+    pub two_step: bool,
+    /// Contiguous ranges the device was given, over the three lists.
+    pub segments: usize,
+    /// The saved pages' first DMA address.
+    pub saved_at: DmaAddress,
+    /// Device commands issued.
+    pub transfers: usize,
+    /// Bytes of the saved and restored pages that matched the pattern.
+    pub verified: usize,
+    /// Time spent mapping, moving data and unmapping, in nanoseconds.
+    pub map_ns: u64,
+    /// See `map_ns`.
+    pub dma_ns: u64,
+    /// See `map_ns`.
+    pub unmap_ns: u64,
+    /// What became of a device write to the stale address.
+    pub isolation: Isolation,
+}
+
+/// What became of the device's write to the saved pages once unmapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// The IOMMU blocked it: the pages kept what the CPU wrote.
+    Blocked,
+    /// Not tried: no IOMMU translates for the device, so the stale address
+    /// is the pages' physical address.
+    NotTranslated,
+}
+
+impl Report {
+    /// The report on one line, for the kernel log.
+    fn summary(&self) -> Summary<'_> {
+        Summary(self)
+    }
+}
+
+struct Summary<'a>(&'a Report);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        write!(
+            f,
+            "round {}: {} pages x 3, {} ({} ranges), {} transfers, {} bytes verified, \
+             map {} us, device {} ms, unmap {} us, stale write {}",
+            r.round,
+            r.pages,
+            if r.two_step { "two-step IOVA" } else { "page by page" },
+            r.segments,
+            r.transfers,
+            r.verified,
+            r.map_ns / 1000,
+            r.dma_ns / 1_000_000,
+            r.unmap_ns / 1000,
+            match r.isolation {
+                Isolation::Blocked => "blocked",
+                Isolation::NotTranslated => "not tried (no IOMMU)",
+            }
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.pages * PAGE_SIZE;
+        writeln!(f, "round {}: ok", self.round)?;
+        writeln!(
+            f,
+            "lists: source, saved, restored: {} pages ({} bytes) each",
+            self.pages, bytes
+        )?;
+        if self.two_step {
+            writeln!(
+                f,
+                "mapping: two-step IOVA API, {} contiguous ranges",
+                self.segments
+            )?;
+        } else {
+            writeln!(
+                f,
+                "mapping: page by page (no translating IOMMU), {} ranges",
+                self.segments
+            )?;
+        }
+        writeln!(f, "saved pages at DMA address {:#x}", self.saved_at)?;
+        writeln!(
+            f,
+            "device: {} transfers, {} bytes verified",
+            self.transfers, self.verified
+        )?;
+        writeln!(
+            f,
+            "time: map {} us, device {} ms, unmap {} us",
+            self.map_ns / 1000,
+            self.dma_ns / 1_000_000,
+            self.unmap_ns / 1000
+        )?;
+        match self.isolation {
+            Isolation::Blocked => writeln!(
+                f,
+                "isolation: a device write to the stale address {:#x} was blocked",
+                self.saved_at
+            ),
+            Isolation::NotTranslated => writeln!(
+                f,
+                "isolation: not shown, no IOMMU translates for this device"
+            ),
+        }
+    }
+}
+
+/// The last round of a device.
+enum Last {
+    None,
+    Done(Report),
+    Failed { round: u64, err: Error },
+}
+
+struct State {
+    rounds: u64,
+    last: Last,
+    /// The device did not stop after a timeout: its DMA cannot be trusted.
+    wedged: bool,
+}
+
+/// The driver's data for one `edu` device.
+#[pin_data]
+pub struct EduDma {
+    dev: ARef<device::Device>,
+    bar: pci::Bar<{ regs::SIZE }>,
+    /// Serialises rounds: the device has one DMA engine.
+    #[pin]
+    state: Mutex<State>,
+}
+
+impl pci::Driver for EduDma {
+    const ATTRIBUTES: &'static [&'static pci::Attribute<Self>] = &[&DMA_ROUND, &DMA_REPORT];
+
+    fn probe(pdev: &pci::Device, _id: &pci::DeviceId) -> Result<Pin<KBox<Self>>> {
+        pdev.enable_device_mem()?;
+        let bar = pdev.iomap_region::<{ regs::SIZE }>(0, c_str!("rust_dma_edu"))?;
+        let ident = bar.read32(regs::IDENT);
+        if ident & 0xff != 0xed {
+            dev_err!(pdev, "not an edu device: identification {:#x}\n", ident);
+            return Err(ENODEV);
+        }
+        let dev: ARef<device::Device> = pdev.as_ref().into();
+        dma::set_mask_and_coherent(&dev, DMA_BITS)?;
+        pdev.set_master();
+        dev_info!(
+            pdev,
+            "edu {}.{}, {}-bit DMA: write <pages> to dma_round to run a round\n",
+            ident >> 24,
+            (ident >> 16) & 0xff,
+            DMA_BITS
+        );
+        KBox::pin_init(
+            try_pin_init!(Self {
+                dev,
+                bar,
+                state <- new_mutex!(State {
+                    rounds: 0,
+                    last: Last::None,
+                    wedged: false,
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn remove(self: Pin<&Self>, pdev: &pci::Device) {
+        // A round holds the lock until the device is idle.
+        let _idle = self.state.lock();
+        pdev.clear_master();
+    }
+}
+
+static DMA_ROUND: pci::Attribute<EduDma> =
+    pci::Attribute::new(c_str!("dma_round"), None, Some(EduDma::store_round));
+static DMA_REPORT: pci::Attribute<EduDma> =
+    pci::Attribute::new(c_str!("dma_report"), Some(EduDma::show_report), None);
+
+/// The three page lists of a round, and the device's view of them.
+struct Lists {
+    source: MappedPages,
+    saved: MappedPages,
+    restored: MappedPages,
+    tables: [Table; 3],
+}
+
+impl EduDma {
+    /// Runs a round with lists of `pages` pages, each device command given
+    /// `timeout_ms` to finish.
+    pub fn run(&self, pages: usize, timeout_ms: u64) -> Result<Report> {
+        if pages == 0 || pages > MAX_PAGES || timeout_ms == 0 {
+            return Err(EINVAL);
+        }
+        let mut state = self.state.lock();
+        if state.wedged {
+            return Err(EIO);
+        }
+        state.rounds += 1;
+        let round = state.rounds;
+        let result = self.round(round, pages, timeout_ms, &mut state.wedged);
+        match result {
+            Ok(report) => {
+                dev_info!(&*self.dev, "{}\n", report.summary());
+                state.last = Last::Done(report);
+            }
+            Err(err) => {
+                dev_err!(&*self.dev, "round {} failed: {:?}\n", round, err);
+                state.last = Last::Failed { round, err };
+            }
+        }
+        result
+    }
+
+    fn round(&self, round: u64, pages: usize, timeout_ms: u64, wedged: &mut bool) -> Result<Report> {
+        let bytes = pages * PAGE_SIZE;
+        let pattern = Pattern::Round(round);
+        let source = alloc_pages(pages, Some(&pattern))?;
+        let saved = alloc_pages(pages, None)?;
+        let restored = alloc_pages(pages, None)?;
+
+        let start = now_ns();
+        let lists = self.map(source, saved, restored)?;
+        let mapped = now_ns();
+        let transfers = match self.save_and_restore(&lists.tables, bytes, timeout_ms) {
+            Ok(n) => n,
+            Err(err) => {
+                if self.wait_idle(QUIESCE_MS).is_err() {
+                    // The device may still write the pages: leave them to it.
+                    dev_err!(&*self.dev, "device does not stop; leaking its pages\n");
+                    *wedged = true;
+                    core::mem::forget(lists);
+                }
+                return Err(err);
+            }
+        };
+        let moved = now_ns();
+        let two_step = lists.saved.uses_iova();
+        let segments = lists.tables.iter().map(|t| t.0.len()).sum();
+        let saved_at = lists.tables[1].0[0].addr;
+        let Lists {
+            source,
+            saved,
+            restored,
+            ..
+        } = lists;
+        drop(source);
+        let saved = saved.into_pages();
+        let restored = restored.into_pages();
+        let unmapped = now_ns();
+
+        let mut verified = 0;
+        for (what, list) in [("saved", &saved), ("restored", &restored)] {
+            if let Some(at) = pattern.first_mismatch(list)? {
+                dev_err!(&*self.dev, "{} pages differ at byte {}\n", what, at);
+                return Err(EIO);
+            }
+            verified += bytes;
+        }
+
+        let isolation = if two_step {
+            self.stale_write(&saved, saved_at, timeout_ms)?
+        } else {
+            Isolation::NotTranslated
+        };
+        Ok(Report {
+            round,
+            pages,
+            two_step,
+            segments,
+            saved_at,
+            transfers: transfers + usize::from(two_step),
+            verified,
+            map_ns: mapped - start,
+            dma_ns: moved - mapped,
+            unmap_ns: unmapped - moved,
+            isolation,
+        })
+    }
+
+    /// Maps the lists and derives the device's address table of each.
+    fn map(&self, source: KVec<Page>, saved: KVec<Page>, restored: KVec<Page>) -> Result<Lists> {
+        let mut addresses = KVec::from_elem(0, source.len(), GFP_KERNEL)?;
+        let mut map = |pages, dir| -> Result<(MappedPages, Table)> {
+            let mapped = MappedPages::map(&self.dev, pages, dir, |i, addr| addresses[i] = addr)?;
+            Ok((mapped, Table::new(&addresses)?))
+        };
+        let (source, t0) = map(source, DataDirection::ToDevice)?;
+        // The device writes the saved state, then reads it back.
+        let (saved, t1) = map(saved, DataDirection::Bidirectional)?;
+        let (restored, t2) = map(restored, DataDirection::FromDevice)?;
+        Ok(Lists {
+            source,
+            saved,
+            restored,
+            tables: [t0, t1, t2],
+        })
+    }
+
+    /// Saves the state chunk by chunk, then restores it; returns how many
+    /// commands that took.
+    fn save_and_restore(&self, tables: &[Table; 3], bytes: usize, timeout_ms: u64) -> Result<usize> {
+        let [source, saved, restored] = tables;
+        let mut transfers = 0;
+        for (from, to) in [(source, saved), (saved, restored)] {
+            let mut offset = 0;
+            while offset < bytes {
+                let len = CHUNK.min(bytes - offset);
+                transfers += self.transfer(from, offset, len, DataDirection::ToDevice, timeout_ms)?;
+                transfers += self.transfer(to, offset, len, DataDirection::FromDevice, timeout_ms)?;
+                offset += len;
+            }
+        }
+        Ok(transfers)
+    }
+
+    /// Moves bytes `offset..offset + len` of a list between it and the start
+    /// of the device's buffer, a command per contiguous piece; returns the
+    /// number of commands.
+    fn transfer(
+        &self,
+        table: &Table,
+        offset: usize,
+        len: usize,
+        dir: DataDirection,
+        timeout_ms: u64,
+    ) -> Result<usize> {
+        let mut done = 0;
+        let mut commands = 0;
+        while done < len {
+            let (addr, piece) = table.piece(offset + done, len - done)?;
+            self.command(addr, done, piece, dir, timeout_ms)?;
+            done += piece;
+            commands += 1;
+        }
+        Ok(commands)
+    }
+
+    /// One device command: `len` bytes between DMA address `addr` and the
+    /// device's buffer at `buf_off`, waited for.
+    fn command(
+        &self,
+        addr: DmaAddress,
+        buf_off: usize,
+        len: usize,
+        dir: DataDirection,
+        timeout_ms: u64,
+    ) -> Result {
+        if len == 0 || buf_off + len >= BUF_SIZE {
+            return Err(EINVAL);
+        }
+        let buf = BUF_ADDR + buf_off as u64;
+        let (src, dst, cmd) = match dir {
+            DataDirection::ToDevice => (addr, buf, CMD_RUN),
+            DataDirection::FromDevice => (buf, addr, CMD_RUN | CMD_TO_RAM),
+            _ => return Err(EINVAL),
+        };
+        self.bar.write64(src, regs::DMA_SRC);
+        self.bar.write64(dst, regs::DMA_DST);
+        self.bar.write64(len as u64, regs::DMA_COUNT);
+        self.bar.write64(cmd, regs::DMA_CMD);
+        self.wait_idle(timeout_ms)
+    }
+
+    /// Waits until the device has no command running, for at most
+    /// `timeout_ms`.
+    fn wait_idle(&self, timeout_ms: u64) -> Result {
+        let deadline = now_ns() + timeout_ms * 1_000_000;
+        loop {
+            if self.bar.read64(regs::DMA_CMD) & CMD_RUN == 0 {
+                return Ok(());
+            }
+            if now_ns() > deadline {
+                return Err(ETIMEDOUT);
+            }
+            // SAFETY: Sleeping is allowed here: rounds run in process
+            // context, under a mutex.
+            unsafe { bindings::msleep(1) };
+        }
+    }
+
+    /// Poisons the unmapped saved pages and has the device write to their
+    /// stale address: the IOMMU must block it.
+    fn stale_write(&self, saved: &[Page], at: DmaAddress, timeout_ms: u64) -> Result<Isolation> {
+        let poison = [POISON; 256];
+        for page in saved {
+            for offset in (0..PAGE_SIZE).step_by(poison.len()) {
+                // SAFETY: The source is a local array of the given length.
+                unsafe { page.write_raw(poison.as_ptr(), offset, poison.len()) }?;
+            }
+        }
+        self.command(at, 0, CHUNK, DataDirection::FromDevice, timeout_ms)?;
+        if Pattern::Constant(POISON).first_mismatch(saved)?.is_some() {
+            dev_err!(&*self.dev, "a device write reached unmapped pages\n");
+            return Err(EIO);
+        }
+        Ok(Isolation::Blocked)
+    }
+
+    fn store_round(&self, input: &[u8]) -> Result {
+        let (pages, timeout_ms) = parse_round(input)?;
+        self.run(pages, timeout_ms).map(|_| ())
+    }
+
+    fn show_report(&self, out: &mut pci::AttributeText) -> Result {
+        let state = self.state.lock();
+        let written = match &state.last {
+            Last::None => writeln!(out, "no round yet: write <pages> [<timeout_ms>] to dma_round"),
+            Last::Done(report) => write!(out, "{}", report),
+            Last::Failed { round, err } => writeln!(out, "round {}: failed, {:?}", round, err),
+        };
+        written.map_err(|_| EINVAL)
+    }
+}
+
+/// Parses what is written to `dma_round`: `[<pages> [<timeout_ms>]]`.
+fn parse_round(input: &[u8]) -> Result<(usize, u64)> {
+    let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+    let mut words = text.split_ascii_whitespace();
+    let pages = match words.next() {
+        Some(word) => word.parse().map_err(|_| EINVAL)?,
+        None => DEFAULT_PAGES,
+    };
+    let timeout_ms = match words.next() {
+        Some(word) => word.parse().map_err(|_| EINVAL)?,
+        None => DEFAULT_TIMEOUT_MS,
+    };
+    if words.next().is_some() {
+        return Err(EINVAL);
+    }
+    Ok((pages, timeout_ms))
+}
+
+/// A list's DMA addresses as the device sees them: contiguous ranges, in
+/// the list's order.
+struct Table(KVec<Segment>);
+
+#[derive(Clone, Copy)]
+struct Segment {
+    addr: DmaAddress,
+    len: usize,
+}
+
+impl Table {
+    /// The ranges of pages at `addresses`, merging neighbours.
+    fn new(addresses: &[DmaAddress]) -> Result<Self> {
+        let mut segments: KVec<Segment> = KVec::new();
+        for &addr in addresses {
+            match segments.last_mut() {
+                Some(last) if last.addr + last.len as u64 == addr => last.len += PAGE_SIZE,
+                _ => segments.push(
+                    Segment {
+                        addr,
+                        len: PAGE_SIZE,
+                    },
+                    GFP_KERNEL,
+                )?,
+            }
+        }
+        Ok(Self(segments))
+    }
+
+    /// The DMA address of byte `offset` of the list, and how many of the
+    /// next `len` bytes follow it contiguously.
+    fn piece(&self, mut offset: usize, len: usize) -> Result<(DmaAddress, usize)> {
+        for seg in self.0.iter() {
+            if offset < seg.len {
+                return Ok((seg.addr + offset as u64, len.min(seg.len - offset)));
+            }
+            offset -= seg.len;
+        }
+        Err(EINVAL)
+    }
+}
+
+/// The bytes a buffer is expected to hold.
+enum Pattern {
+    /// A round's: a function of the round and the offset, which differs
+    /// from chunk to chunk and from round to round.
+    Round(u64),
+    /// Every byte the same.
+    Constant(u8),
+}
+
+impl Pattern {
+    fn byte(&self, offset: usize) -> u8 {
+        match *self {
+            Pattern::Round(round) => {
+                let word = (offset / 4) as u64;
+                let x = word.wrapping_add(round << 32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                (x >> (32 + 8 * (offset % 4))) as u8
+            }
+            Pattern::Constant(value) => value,
+        }
+    }
+
+    fn fill(&self, page: &Page, base: usize) -> Result {
+        let mut buf = [0u8; 256];
+        for chunk in (0..PAGE_SIZE).step_by(buf.len()) {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = self.byte(base + chunk + i);
+            }
+            // SAFETY: The source is a local array of the given length.
+            unsafe { page.write_raw(buf.as_ptr(), chunk, buf.len()) }?;
+        }
+        Ok(())
+    }
+
+    /// The first byte of `pages`, taken as one buffer, that differs.
+    fn first_mismatch(&self, pages: &[Page]) -> Result<Option<usize>> {
+        let mut buf = [0u8; 256];
+        for (i, page) in pages.iter().enumerate() {
+            for chunk in (0..PAGE_SIZE).step_by(buf.len()) {
+                // SAFETY: The destination is a local array of the given
+                // length.
+                unsafe { page.read_raw(buf.as_mut_ptr(), chunk, buf.len()) }?;
+                let base = i * PAGE_SIZE + chunk;
+                if let Some(j) = (0..buf.len()).find(|&j| buf[j] != self.byte(base + j)) {
+                    return Ok(Some(base + j));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// `n` pages, filled with `pattern` or zeroed.
+fn alloc_pages(n: usize, pattern: Option<&Pattern>) -> Result<KVec<Page>> {
+    let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
+    for i in 0..n {
+        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+        if let Some(pattern) = pattern {
+            pattern.fill(&page, i * PAGE_SIZE)?;
+        }
+        pages.push(page, GFP_KERNEL)?;
+    }
+    Ok(pages)
+}
+
+fn now_ns() -> u64 {
+    // SAFETY: `ktime_get()` may be called from any context.
+    unsafe { bindings::ktime_get() as u64 }
+}
+
+#[cfg(CONFIG_SAMPLE_RUST_DMA_EDU_KUNIT_TEST)]
+mod tests {
+    //! KUnit: the sample's rounds on the `edu` device it has bound.
+
+    use super::*;
+    use kernel::{
+        iommu::Domain,
+        kunit::{Outcome, Test},
+    };
+
+    /// Runs `f` on the bound device, or skips.
+    fn with_edu(t: &Test, f: impl FnOnce(&pci::Device, &EduDma) -> Outcome) -> Outcome {
+        EDU_DMA
+            .with_bound(|pdev, edu| f(pdev, edu.get_ref()))
+            .unwrap_or_else(|| Err(t.skip("no QEMU edu device (1234:11e8) bound to the sample")))
+    }
+
+    /// Whether the boot translates the device's DMA.
+    fn translated(pdev: &pci::Device) -> bool {
+        // SAFETY: The device is bound, which keeps its domain, while the
+        // reference is used.
+        unsafe { Domain::of_device(pdev.as_ref()) }.is_some_and(Domain::is_dma_api)
+    }
+
+    fn round_trip(t: &Test) -> Outcome {
+        with_edu(t, |pdev, edu| {
+            let pages = 3;
+            let report = match edu.run(pages, DEFAULT_TIMEOUT_MS) {
+                Ok(report) => report,
+                Err(err) => {
+                    t.fail(format_args!("the round failed: {:?}", err));
+                    return Err(kernel::kunit::Stop::Failed);
+                }
+            };
+            t.expect_eq(report.pages, pages, "pages per list");
+            t.expect_eq(report.verified, 2 * pages * PAGE_SIZE, "bytes verified");
+            let chunks = (pages * PAGE_SIZE).div_ceil(CHUNK);
+            if translated(pdev) {
+                t.expect(report.two_step, "the two-step path behind an IOMMU");
+                t.expect_eq(report.segments, 3, "one range per list");
+                t.expect_eq(report.transfers, 4 * chunks + 1, "commands, one per chunk and way, and the stale write");
+                t.expect_eq(report.isolation, Isolation::Blocked, "the stale write");
+                // SAFETY: As in `translated()`.
+                let domain = unsafe { Domain::of_device(pdev.as_ref()) }.expect("a domain");
+                for i in 0..pages {
+                    let iova = report.saved_at + (i * PAGE_SIZE) as u64;
+                    t.expect_eq(domain.iova_to_phys(iova), 0, "the saved pages unmapped");
+                }
+            } else {
+                t.expect(!report.two_step, "page by page without IOMMU");
+                t.expect(report.transfers >= 4 * chunks, "at least a command per chunk and way");
+                t.expect_eq(report.isolation, Isolation::NotTranslated, "the stale write");
+            }
+            Ok(())
+        })
+    }
+
+    fn timeout_is_an_error(t: &Test) -> Outcome {
+        with_edu(t, |_, edu| {
+            // A command takes 100 ms: 1 ms is too short.
+            let err = edu.run(1, 1).err();
+            t.expect_eq(err, Some(ETIMEDOUT), "a command that does not finish in time");
+            // The device finished meanwhile and works again.
+            let report = edu.run(1, DEFAULT_TIMEOUT_MS);
+            t.expect(report.is_ok(), "a round after the timeout");
+            Ok(())
+        })
+    }
+
+    fn bad_input(t: &Test) -> Outcome {
+        t.expect_eq(parse_round(b"\n"), Ok((DEFAULT_PAGES, DEFAULT_TIMEOUT_MS)), "defaults");
+        t.expect_eq(parse_round(b"8 250\n"), Ok((8, 250)), "pages and timeout");
+        for bad in [&b"x"[..], b"-1", b"1 2 3", b"\xff"] {
+            t.expect_eq(parse_round(bad), Err(EINVAL), "a malformed request");
+        }
+        with_edu(t, |_, edu| {
+            for (pages, timeout) in [(0, 100), (MAX_PAGES + 1, 100), (1, 0)] {
+                t.expect_eq(edu.run(pages, timeout).err(), Some(EINVAL), "a refused round");
+            }
+            Ok(())
+        })
+    }
+
+    kernel::kunit_suite! {
+        name: "rust_dma_edu",
+        cases: [round_trip, timeout_is_an_error, bad_input],
+    }
+}
