@@ -30,7 +30,7 @@ use kernel::{
     bindings, c_str,
     dma::{Attrs, DataDirection},
     error::{code::*, Result},
-    ffi::{c_int, c_uint, c_ulong},
+    ffi::{c_int, c_uint, c_ulong, c_void},
     iommu::{Domain, Gather, Prot, Visit},
     str::CStr,
 };
@@ -674,6 +674,118 @@ pub unsafe extern "C" fn dma_iova_destroy(
             }
             if state.__size & KEEP_IOVA != 0 {
                 // `free_iova()` leaks the IOVA.
+                gather.sync();
+            } else if gather.is_queued() {
+                free_iova(&t, state, gather.as_raw());
+            } else {
+                gather.sync();
+                free_iova(&t, state, ptr::null_mut());
+            }
+        });
+    }
+    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+}
+
+/// Unlinks the runs a caller gives and releases a reservation; see
+/// `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_destroy`]; `next` may be called with `ctx` and two
+/// pointers to `usize` until it returns false.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_destroy_runs(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    next: Option<unsafe extern "C" fn(*mut c_void, *mut usize, *mut usize) -> bool>,
+    ctx: *mut c_void,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+) {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &mut *state };
+    let size = reserved(state);
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let target = unsafe { Target::of(dev) };
+    if let (true, Some(t), Some(next)) = (size != 0, target, next) {
+        let mut attrs = Attrs::from_raw(attrs);
+        let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
+            attrs |= Attrs::SKIP_CPU_SYNC;
+            DataDirection::Bidirectional
+        });
+        let swiotlb = state.__size & USE_SWIOTLB != 0;
+        // Nothing to do per granule: a run is one unmap call.
+        let blind = !swiotlb
+            && (t.coherent()
+                || attrs.contains(Attrs::SKIP_CPU_SYNC)
+                || dir == DataDirection::ToDevice);
+        let g = t.granule;
+        Gather::with(t.domain, t.lazy() && !swiotlb, |mut gather| {
+            // The first granule a run may start in.
+            let mut free_from = 0u64;
+            let (mut offset, mut len) = (0usize, 0usize);
+            let mut as_given = true;
+            // SAFETY: By the function's contract.
+            while unsafe { next(ctx, &mut offset, &mut len) } {
+                let (off, n) = (offset as u64, len as u64);
+                let Some(end) = off.checked_add(n).filter(|&e| n != 0 && e <= size) else {
+                    as_given = false;
+                    break;
+                };
+                // The run in whole granules of the domain.
+                let first = (state.addr + off) & !(g - 1);
+                let last = (state.addr + end - 1) | (g - 1);
+                if first < free_from {
+                    as_given = false;
+                    break;
+                }
+                free_from = last + 1;
+                let done = if blind {
+                    let want = (last - first + 1) as usize;
+                    // SAFETY: The caller linked exactly this run, in this
+                    // domain, and the device no longer uses it.
+                    let unmapped = unsafe { t.domain.unmap(first as usize, want, gather.as_mut()) };
+                    unmapped == want
+                } else {
+                    let (holes, done) = t.unlink(
+                        swiotlb,
+                        state.addr + off,
+                        state.addr + end - 1,
+                        dir,
+                        attrs,
+                        gather.as_mut(),
+                    );
+                    done && !holes
+                };
+                if !done {
+                    as_given = false;
+                    break;
+                }
+            }
+            if !as_given {
+                warn_once(
+                    &BAD_CALL,
+                    dev,
+                    c_str!("dma_iova_destroy_runs: run [%#llx, +%#llx) was not linked as given\n"),
+                    offset as u64,
+                    len as u64,
+                );
+                // Leave nothing mapped: look every granule up.
+                if !t
+                    .unlink(
+                        swiotlb,
+                        state.addr,
+                        state.addr + (size - 1),
+                        dir,
+                        attrs,
+                        gather.as_mut(),
+                    )
+                    .1
+                {
+                    state.__size |= KEEP_IOVA;
+                }
+            }
+            if state.__size & KEEP_IOVA != 0 {
                 gather.sync();
             } else if gather.is_queued() {
                 free_iova(&t, state, gather.as_raw());

@@ -5,16 +5,17 @@
 //! An [`Io`] is a window of device registers mapped into the kernel's
 //! address space. Its owner, such as a [`pci::Bar`], maps it and unmaps it;
 //! drivers only borrow it. Every access is checked against the window: at
-//! compile time when the offset is a constant (`read32`, `write32`, ...),
-//! at run time otherwise (`try_read32`, `try_write32`, ...).
+//! build time for `read32`, `write32`, ..., whose offset must be a constant
+//! (an offset outside the window, or one the compiler cannot prove inside
+//! it, fails the build when the kernel is linked), at run time for
+//! `try_read32`, `try_write32`, ....
 //!
 //! C header: [`include/asm-generic/io.h`](srctree/include/asm-generic/io.h)
 //!
 //! [`pci::Bar`]: crate::pci::Bar
 
 use crate::{
-    bindings,
-    build_assert,
+    bindings, build_assert,
     error::{code::EINVAL, Result},
 };
 use core::ffi::c_void;

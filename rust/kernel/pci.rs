@@ -10,21 +10,28 @@
 //!
 //! Who owns what across a binding:
 //!
+//! - Only `probe` can enable the device, let it master the bus and map its
+//!   bars: they are methods of the [`ProbingDevice`] it is given.
 //! - The registration owns the driver's data from `probe` until the device
-//!   is unbound: [`Driver::remove`] runs, then the data is dropped, then the
-//!   device is disabled. A failed probe has nothing to drop, and the device
-//!   is disabled all the same.
+//!   is unbound: [`Driver::remove`] runs, then the data is dropped, then
+//!   devres disables the device, which also stops its bus mastering. When
+//!   `probe` fails, the device is disabled all the same; when the sysfs
+//!   files cannot be made after `probe` succeeded, `remove` runs and the
+//!   data is dropped as at an unbind.
 //! - A [`Bar`] releases its registers when dropped, so a driver keeps its
-//!   bars in its data and they go when the device is unbound. 6.12 has no
-//!   `Devres` to revoke a bar that a driver has moved elsewhere (into a work
-//!   item that outlives the binding, say): such a bar keeps its mapping and
-//!   its region, so it stays memory-safe, but a driver must not do that.
+//!   bars in its data and they go when the device is unbound, before the
+//!   device itself may go away. 6.12 has no `Devres` to revoke a bar that a
+//!   driver moved elsewhere (into a work item that outlives the binding,
+//!   say); such a bar would outlive its device's binding and, after a
+//!   hot-unplug, map address space that may be given to another device. A
+//!   driver must not do that.
 //! - The sysfs files of [`Driver::ATTRIBUTES`] exist only while the data
 //!   does: they are created once `probe` has succeeded and removed, waiting
 //!   for readers and writers to finish, before `remove`.
 //!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
+use crate::ffi::{c_char, c_int, c_ulong, c_void};
 use crate::{
     alloc::KBox,
     bindings, device,
@@ -34,13 +41,13 @@ use crate::{
     types::{ARef, AlwaysRefCounted, Opaque},
     ThisModule,
 };
-use crate::ffi::{c_char, c_int, c_ulong, c_void};
 use core::{
     fmt,
     marker::PhantomData,
     ops::Deref,
     pin::Pin,
     ptr::{self, NonNull},
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 /// A PCI vendor and device ID that a driver binds to, for any subsystem.
@@ -123,7 +130,31 @@ impl Device {
         // SAFETY: As above.
         unsafe { (*self.as_raw()).device }
     }
+}
 
+/// The device a driver is probing, which only `probe` is lent: what may only
+/// be done while binding is done through it.
+///
+/// # Invariants
+///
+/// The device is being probed, under its device lock.
+pub struct ProbingDevice<'a>(&'a Device);
+
+impl AsRef<device::Device> for ProbingDevice<'_> {
+    fn as_ref(&self) -> &device::Device {
+        self.0.as_ref()
+    }
+}
+
+impl Deref for ProbingDevice<'_> {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        self.0
+    }
+}
+
+impl ProbingDevice<'_> {
     /// Enables the device's memory space and wakes it up.
     ///
     /// The device is disabled again, which also stops its bus mastering,
@@ -131,8 +162,11 @@ impl Device {
     pub fn enable_device_mem(&self) -> Result {
         // SAFETY: By the type invariant the device is valid.
         to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
-        // SAFETY: The action disables the device it is given, which the
-        // device's devres list keeps alive until the action has run.
+        // SAFETY: The action disables the device it is given. The device's
+        // devres actions run when the driver unbinds or fails to probe, and
+        // at the latest before the device is released, so it is alive then;
+        // by the type invariant it is being probed, so the action belongs to
+        // this binding.
         to_result(unsafe {
             bindings::__devm_add_action(
                 self.as_ref().as_raw(),
@@ -149,16 +183,12 @@ impl Device {
 
     /// Lets the device master the bus, that is, do DMA.
     ///
-    /// Disabling the device (see [`Device::enable_device_mem`]) stops it.
+    /// Disabling the device (see [`ProbingDevice::enable_device_mem`])
+    /// stops it.
     pub fn set_master(&self) {
-        // SAFETY: By the type invariant the device is valid.
+        // SAFETY: The device is valid; it is being probed, under its lock,
+        // which serialises the changes of its flags.
         unsafe { bindings::pci_set_master(self.as_raw()) };
-    }
-
-    /// Stops the device from mastering the bus.
-    pub fn clear_master(&self) {
-        // SAFETY: By the type invariant the device is valid.
-        unsafe { bindings::pci_clear_master(self.as_raw()) };
     }
 
     /// Requests the memory BAR `bar` for the driver, under `name`, and maps
@@ -176,8 +206,7 @@ impl Device {
             return Err(EINVAL);
         }
         let num = bar as c_int;
-        // SAFETY: By the type invariant the device is valid, and `num` is a
-        // standard BAR.
+        // SAFETY: The device is valid, and `num` is a standard BAR.
         let (flags, len) = unsafe {
             (
                 bindings::pci_resource_flags(self.as_raw(), num),
@@ -188,10 +217,9 @@ impl Device {
         if flags & (bindings::IORESOURCE_MEM as c_ulong) == 0 || len < SIZE {
             return Err(EINVAL);
         }
-        // SAFETY: As above; `name` is static, as the region keeps it.
-        to_result(unsafe {
-            bindings::pci_request_region(self.as_raw(), num, name.as_char_ptr())
-        })?;
+        // SAFETY: As above; `name` is static, as the region keeps it; the
+        // device is being probed, so the region is the driver's to take.
+        to_result(unsafe { bindings::pci_request_region(self.as_raw(), num, name.as_char_ptr()) })?;
         // SAFETY: As above; the region is ours.
         let addr = unsafe { bindings::pci_iomap(self.as_raw(), num, 0) };
         // SAFETY: `pci_iomap()` mapped the whole BAR, `len` bytes, or
@@ -200,7 +228,7 @@ impl Device {
         match unsafe { Io::new(addr, len) } {
             // INVARIANT: The region is requested and `io` maps it.
             Ok(io) => Ok(Bar {
-                pdev: self.into(),
+                pdev: self.0.into(),
                 io,
                 num,
             }),
@@ -296,7 +324,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
     const ATTRIBUTES: &'static [&'static Attribute<Self>] = &[];
 
     /// Binds the driver to `pdev`, which matched `id`.
-    fn probe(pdev: &Device, id: &DeviceId) -> Result<Pin<KBox<Self>>>;
+    fn probe(pdev: &ProbingDevice<'_>, id: &DeviceId) -> Result<Pin<KBox<Self>>>;
 
     /// Quiesces the device before its data is dropped.
     fn remove(self: Pin<&Self>, _pdev: &Device) {}
@@ -312,11 +340,14 @@ pub trait Driver: Send + Sync + Sized + 'static {
 /// is a `KBox<T>` made by `T::probe`.
 pub struct Registration<T: Driver> {
     driver: Opaque<bindings::pci_driver>,
+    /// Whether `driver` is registered, or being registered: the PCI core
+    /// must not be given it twice.
+    registered: AtomicBool,
     _driver: PhantomData<T>,
 }
 
-// SAFETY: The PCI core serialises registration, probe and remove; the
-// registration is only read otherwise.
+// SAFETY: `registered` lets one caller at a time give `driver` to the PCI
+// core, which serialises probe and remove; otherwise it is only read.
 unsafe impl<T: Driver> Sync for Registration<T> {}
 
 // SAFETY: As above; nothing in a registration belongs to one thread.
@@ -340,22 +371,38 @@ impl<T: Driver> Registration<T> {
         // INVARIANT: The callbacks are this type's.
         Self {
             driver: Opaque::new(driver),
+            registered: AtomicBool::new(false),
             _driver: PhantomData,
         }
     }
 
-    /// Registers the driver with the PCI core, which binds it to the
-    /// devices it matches; dropping the result unregisters it.
-    pub fn register(&'static self, module: &'static ThisModule) -> Result<Registered<T>> {
-        // SAFETY: The driver is static; the PCI core refuses a second
-        // registration under the same name.
+    /// Registers the driver with the PCI core, for the module `module`
+    /// called `module_name`, which binds it to the devices it matches;
+    /// dropping the result unregisters it.
+    ///
+    /// Returns `EBUSY` when the driver is registered already.
+    pub fn register(
+        &'static self,
+        module: &'static ThisModule,
+        module_name: &'static CStr,
+    ) -> Result<Registered<T>> {
+        if self
+            .registered
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(EBUSY);
+        }
+        // SAFETY: The driver is static, and no one else has given it to the
+        // PCI core (`registered` was false).
         to_result(unsafe {
             bindings::__pci_register_driver(
                 self.driver.get(),
                 module.as_ptr(),
-                (*self.driver.get()).name,
+                module_name.as_char_ptr(),
             )
-        })?;
+        })
+        .inspect_err(|_| self.registered.store(false, Ordering::Release))?;
         Ok(Registered(self))
     }
 
@@ -363,15 +410,20 @@ impl<T: Driver> Registration<T> {
     /// for it, under the device's lock, so that it cannot be unbound
     /// meanwhile; returns `None` when no device is bound.
     ///
-    /// `f` must not try to unbind the device, which would deadlock.
+    /// This deadlocks when called with the device's lock held: from the
+    /// driver's `probe` or `remove`, from one of its sysfs files (whose
+    /// removal waits for them), or when `f` unbinds the device.
     pub fn with_bound<R>(&'static self, f: impl FnOnce(&Device, Pin<&T>) -> R) -> Option<R> {
-        // SAFETY: The driver is static; the match function takes any device.
+        // The PCI bus, not the driver, is searched: the driver's list of
+        // devices is freed when it is unregistered. The match only compares
+        // pointers; the device lock below makes it exact.
+        // SAFETY: The PCI bus type is static; `bound_to` takes the driver.
         let dev = unsafe {
-            bindings::driver_find_device(
-                ptr::addr_of_mut!((*self.driver.get()).driver),
+            bindings::bus_find_device(
+                ptr::addr_of!(bindings::pci_bus_type),
                 ptr::null_mut(),
-                ptr::null(),
-                Some(match_any),
+                ptr::addr_of!((*self.driver.get()).driver).cast(),
+                Some(bound_to),
             )
         };
         if dev.is_null() {
@@ -385,7 +437,9 @@ impl<T: Driver> Registration<T> {
         let bound = unsafe { ptr::eq((*dev).driver, ptr::addr_of!((*self.driver.get()).driver)) };
         let ret = bound.then(|| {
             // SAFETY: A device bound to a PCI driver is a PCI device.
-            let pdev = unsafe { Device::from_raw(crate::container_of!(dev, bindings::pci_dev, dev).cast_mut()) };
+            let pdev = unsafe {
+                Device::from_raw(crate::container_of!(dev, bindings::pci_dev, dev).cast_mut())
+            };
             // SAFETY: By the type invariant the driver data of a device bound
             // to this registration is a `T`, pinned in a box that lives until
             // the device is unbound, which the lock prevents.
@@ -408,13 +462,14 @@ impl<T: Driver> Registration<T> {
         // during probe, and the entry of the ID table (ours, or a dynamic
         // one) that it matched.
         let (pdev, id) = unsafe { (Device::from_raw(pdev), &*id.cast::<DeviceId>()) };
-        match Self::probe(pdev, id) {
+        // INVARIANT: The PCI core probes under the device lock.
+        match Self::probe(&ProbingDevice(pdev), id) {
             Ok(()) => 0,
             Err(err) => err.to_errno(),
         }
     }
 
-    fn probe(pdev: &Device, id: &DeviceId) -> Result {
+    fn probe(pdev: &ProbingDevice<'_>, id: &DeviceId) -> Result {
         let data = T::probe(pdev, id)?;
         let dev = pdev.as_ref().as_raw();
         // SAFETY: The data is given to the device, and taken back and dropped
@@ -481,9 +536,18 @@ impl<T: Driver> Registration<T> {
     }
 }
 
-/// Matches any device, for `driver_find_device()`.
-extern "C" fn match_any(_dev: *mut bindings::device, _data: *const c_void) -> c_int {
-    1
+/// Matches a device bound to the `struct device_driver` at `driver`, for
+/// `bus_find_device()`.
+///
+/// # Safety
+///
+/// `dev` must be a valid device.
+unsafe extern "C" fn bound_to(dev: *mut bindings::device, driver: *const c_void) -> c_int {
+    // SAFETY: `dev` is valid; the driver may change meanwhile (the caller
+    // checks again under the device lock), so the pointer is read once and
+    // only compared.
+    let bound = unsafe { ptr::read_volatile(ptr::addr_of!((*dev).driver)) };
+    c_int::from(ptr::eq(bound.cast::<c_void>(), driver))
 }
 
 /// A registered PCI driver; dropping it unregisters the driver, unbinding
@@ -494,6 +558,7 @@ impl<T: Driver> Drop for Registered<T> {
     fn drop(&mut self) {
         // SAFETY: The driver was registered by `Registration::register`.
         unsafe { bindings::pci_unregister_driver(self.0.driver.get()) };
+        self.0.registered.store(false, Ordering::Release);
     }
 }
 
@@ -525,7 +590,11 @@ unsafe impl<T: Driver> Sync for Attribute<T> {}
 impl<T: Driver> Attribute<T> {
     /// A file `name`, readable by all when it has `show` and writable by
     /// root when it has `store`.
-    pub const fn new(name: &'static CStr, show: Option<ShowFn<T>>, store: Option<StoreFn<T>>) -> Self {
+    pub const fn new(
+        name: &'static CStr,
+        show: Option<ShowFn<T>>,
+        store: Option<StoreFn<T>>,
+    ) -> Self {
         // SAFETY: All-zero is a valid `device_attribute`: no name, mode or
         // callbacks, set below.
         let mut raw: bindings::device_attribute = unsafe { core::mem::zeroed() };
@@ -619,6 +688,9 @@ unsafe extern "C" fn store_callback<T: Driver>(
 
 /// Declares a module that registers a PCI [`Driver`].
 ///
+/// The module has no device table yet, so when built as a loadable module
+/// it is not loaded automatically for its devices.
+///
 /// `registration` names the `static` [`Registration`], for
 /// [`Registration::with_bound`]; `ids` lists the vendor and device IDs the
 /// driver binds; the rest is as for [`module!`](crate::prelude::module).
@@ -657,7 +729,7 @@ macro_rules! module_pci_driver {
         impl $crate::Module for __PciDriverModule {
             fn init(module: &'static $crate::ThisModule) -> $crate::error::Result<Self> {
                 Ok(Self {
-                    _registered: $registration.register(module)?,
+                    _registered: $registration.register(module, $crate::c_str!($name))?,
                 })
             }
         }

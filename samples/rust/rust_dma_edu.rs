@@ -42,6 +42,7 @@ use kernel::{
     bindings, c_str, dev_err, dev_info, device, dma,
     dma::{pages::MappedPages, DataDirection, DmaAddress},
     error::code::*,
+    iommu::Domain,
     new_mutex,
     page::{Page, PAGE_SIZE},
     pci,
@@ -85,12 +86,17 @@ const CHUNK: usize = 3000;
 /// The device's DMA addresses are 28 bits wide.
 const DMA_BITS: u32 = 28;
 
-/// Pages per list in a round run at probe or without arguments.
+/// Pages per list in a round run without arguments.
 const DEFAULT_PAGES: usize = 4;
 /// The largest list a round may use.
 const MAX_PAGES: usize = 64;
 /// How long a command may take (the device takes 100 ms).
 const DEFAULT_TIMEOUT_MS: u64 = 1000;
+/// The longest a round may give a command.
+const MAX_TIMEOUT_MS: u64 = 10_000;
+/// How long a lazy IOMMU domain may keep an unmapped IOVA in its IOTLB:
+/// twice its flush queue's timeout, which is 10 ms.
+const LAZY_FLUSH_MS: u32 = 20;
 /// How long a device that timed out may take to stop before the driver
 /// gives up on the memory it could still write.
 const QUIESCE_MS: u64 = 2000;
@@ -153,7 +159,11 @@ impl fmt::Display for Summary<'_> {
              map {} us, device {} ms, unmap {} us, stale write {}",
             r.round,
             r.pages,
-            if r.two_step { "two-step IOVA" } else { "page by page" },
+            if r.two_step {
+                "two-step IOVA"
+            } else {
+                "page by page"
+            },
             r.segments,
             r.transfers,
             r.verified,
@@ -244,7 +254,7 @@ pub struct EduDma {
 impl pci::Driver for EduDma {
     const ATTRIBUTES: &'static [&'static pci::Attribute<Self>] = &[&DMA_ROUND, &DMA_REPORT];
 
-    fn probe(pdev: &pci::Device, _id: &pci::DeviceId) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::ProbingDevice<'_>, _id: &pci::DeviceId) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
         let bar = pdev.iomap_region::<{ regs::SIZE }>(0, c_str!("rust_dma_edu"))?;
         let ident = bar.read32(regs::IDENT);
@@ -276,10 +286,10 @@ impl pci::Driver for EduDma {
         )
     }
 
-    fn remove(self: Pin<&Self>, pdev: &pci::Device) {
-        // A round holds the lock until the device is idle.
-        let _idle = self.state.lock();
-        pdev.clear_master();
+    fn remove(self: Pin<&Self>, _pdev: &pci::Device) {
+        // A round holds the lock until the device is idle (or wedged, its
+        // memory leaked); disabling the device then stops its DMA.
+        drop(self.state.lock());
     }
 }
 
@@ -300,7 +310,7 @@ impl EduDma {
     /// Runs a round with lists of `pages` pages, each device command given
     /// `timeout_ms` to finish.
     pub fn run(&self, pages: usize, timeout_ms: u64) -> Result<Report> {
-        if pages == 0 || pages > MAX_PAGES || timeout_ms == 0 {
+        if pages == 0 || pages > MAX_PAGES || timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
             return Err(EINVAL);
         }
         let mut state = self.state.lock();
@@ -323,7 +333,13 @@ impl EduDma {
         result
     }
 
-    fn round(&self, round: u64, pages: usize, timeout_ms: u64, wedged: &mut bool) -> Result<Report> {
+    fn round(
+        &self,
+        round: u64,
+        pages: usize,
+        timeout_ms: u64,
+        wedged: &mut bool,
+    ) -> Result<Report> {
         let bytes = pages * PAGE_SIZE;
         let pattern = Pattern::Round(round);
         let source = alloc_pages(pages, Some(&pattern))?;
@@ -335,15 +351,7 @@ impl EduDma {
         let mapped = now_ns();
         let transfers = match self.save_and_restore(&lists.tables, bytes, timeout_ms) {
             Ok(n) => n,
-            Err(err) => {
-                if self.wait_idle(QUIESCE_MS).is_err() {
-                    // The device may still write the pages: leave them to it.
-                    dev_err!(&*self.dev, "device does not stop; leaking its pages\n");
-                    *wedged = true;
-                    core::mem::forget(lists);
-                }
-                return Err(err);
-            }
+            Err(err) => return Err(self.quiesce(err, lists, wedged)),
         };
         let moved = now_ns();
         let two_step = lists.saved.uses_iova();
@@ -369,8 +377,9 @@ impl EduDma {
             verified += bytes;
         }
 
+        drop(restored);
         let isolation = if two_step {
-            self.stale_write(&saved, saved_at, timeout_ms)?
+            self.stale_write(saved, saved_at, timeout_ms, wedged)?
         } else {
             Isolation::NotTranslated
         };
@@ -410,15 +419,22 @@ impl EduDma {
 
     /// Saves the state chunk by chunk, then restores it; returns how many
     /// commands that took.
-    fn save_and_restore(&self, tables: &[Table; 3], bytes: usize, timeout_ms: u64) -> Result<usize> {
+    fn save_and_restore(
+        &self,
+        tables: &[Table; 3],
+        bytes: usize,
+        timeout_ms: u64,
+    ) -> Result<usize> {
         let [source, saved, restored] = tables;
         let mut transfers = 0;
         for (from, to) in [(source, saved), (saved, restored)] {
             let mut offset = 0;
             while offset < bytes {
                 let len = CHUNK.min(bytes - offset);
-                transfers += self.transfer(from, offset, len, DataDirection::ToDevice, timeout_ms)?;
-                transfers += self.transfer(to, offset, len, DataDirection::FromDevice, timeout_ms)?;
+                transfers +=
+                    self.transfer(from, offset, len, DataDirection::ToDevice, timeout_ms)?;
+                transfers +=
+                    self.transfer(to, offset, len, DataDirection::FromDevice, timeout_ms)?;
                 offset += len;
             }
         }
@@ -460,6 +476,10 @@ impl EduDma {
         if len == 0 || buf_off + len >= BUF_SIZE {
             return Err(EINVAL);
         }
+        // The device ignores a command while it runs one.
+        if self.bar.read64(regs::DMA_CMD) & CMD_RUN != 0 {
+            return Err(EBUSY);
+        }
         let buf = BUF_ADDR + buf_off as u64;
         let (src, dst, cmd) = match dir {
             DataDirection::ToDevice => (addr, buf, CMD_RUN),
@@ -476,12 +496,15 @@ impl EduDma {
     /// Waits until the device has no command running, for at most
     /// `timeout_ms`.
     fn wait_idle(&self, timeout_ms: u64) -> Result {
-        let deadline = now_ns() + timeout_ms * 1_000_000;
+        let deadline = now_ns().saturating_add(timeout_ms.saturating_mul(1_000_000));
         loop {
+            // Time is read first: a command that ends while the driver
+            // sleeps past the deadline has not timed out.
+            let late = now_ns() > deadline;
             if self.bar.read64(regs::DMA_CMD) & CMD_RUN == 0 {
                 return Ok(());
             }
-            if now_ns() > deadline {
+            if late {
                 return Err(ETIMEDOUT);
             }
             // SAFETY: Sleeping is allowed here: rounds run in process
@@ -490,18 +513,52 @@ impl EduDma {
         }
     }
 
+    /// After a failed command: waits for the device to stop before `keep`,
+    /// the memory it may write, is released; if it does not stop, leaks
+    /// `keep` and marks the device wedged. Returns `err`.
+    fn quiesce<K>(&self, err: Error, keep: K, wedged: &mut bool) -> Error {
+        if self.wait_idle(QUIESCE_MS).is_err() {
+            dev_err!(
+                &*self.dev,
+                "the device does not stop: leaking the memory it may write\n"
+            );
+            *wedged = true;
+            core::mem::forget(keep);
+        }
+        err
+    }
+
     /// Poisons the unmapped saved pages and has the device write to their
     /// stale address: the IOMMU must block it.
-    fn stale_write(&self, saved: &[Page], at: DmaAddress, timeout_ms: u64) -> Result<Isolation> {
+    fn stale_write(
+        &self,
+        saved: KVec<Page>,
+        at: DmaAddress,
+        timeout_ms: u64,
+        wedged: &mut bool,
+    ) -> Result<Isolation> {
         let poison = [POISON; 256];
-        for page in saved {
+        for page in saved.iter() {
             for offset in (0..PAGE_SIZE).step_by(poison.len()) {
                 // SAFETY: The source is a local array of the given length.
                 unsafe { page.write_raw(poison.as_ptr(), offset, poison.len()) }?;
             }
         }
-        self.command(at, 0, CHUNK, DataDirection::FromDevice, timeout_ms)?;
-        if Pattern::Constant(POISON).first_mismatch(saved)?.is_some() {
+        // SAFETY: The device is bound, so it keeps its domain during the
+        // round.
+        let lazy = unsafe { Domain::of_device(&self.dev) }
+            .is_some_and(|d| d.kind() == bindings::IOMMU_DOMAIN_DMA_FQ);
+        if lazy {
+            // A lazy domain flushes unmapped IOVAs from the IOTLB from its
+            // flush queue, within 10 ms: until then the device may still
+            // reach the pages (which are still the driver's).
+            // SAFETY: Rounds run in process context.
+            unsafe { bindings::msleep(LAZY_FLUSH_MS) };
+        }
+        if let Err(err) = self.command(at, 0, CHUNK, DataDirection::FromDevice, timeout_ms) {
+            return Err(self.quiesce(err, saved, wedged));
+        }
+        if Pattern::Constant(POISON).first_mismatch(&saved)?.is_some() {
             dev_err!(&*self.dev, "a device write reached unmapped pages\n");
             return Err(EIO);
         }
@@ -516,7 +573,10 @@ impl EduDma {
     fn show_report(&self, out: &mut pci::AttributeText) -> Result {
         let state = self.state.lock();
         let written = match &state.last {
-            Last::None => writeln!(out, "no round yet: write <pages> [<timeout_ms>] to dma_round"),
+            Last::None => writeln!(
+                out,
+                "no round yet: write <pages> [<timeout_ms>] to dma_round"
+            ),
             Last::Done(report) => write!(out, "{}", report),
             Last::Failed { round, err } => writeln!(out, "round {}: failed, {:?}", round, err),
         };
@@ -598,7 +658,9 @@ impl Pattern {
         match *self {
             Pattern::Round(round) => {
                 let word = (offset / 4) as u64;
-                let x = word.wrapping_add(round << 32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let x = word
+                    .wrapping_add(round << 32)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 (x >> (32 + 8 * (offset % 4))) as u8
             }
             Pattern::Constant(value) => value,
@@ -658,16 +720,25 @@ mod tests {
     //! KUnit: the sample's rounds on the `edu` device it has bound.
 
     use super::*;
-    use kernel::{
-        iommu::Domain,
-        kunit::{Outcome, Test},
-    };
+    use kernel::kunit::{Outcome, Stop, Test};
 
-    /// Runs `f` on the bound device, or skips.
+    /// Runs `f` on the bound device; skips when the machine has no edu
+    /// device, fails when the sample did not bind it.
     fn with_edu(t: &Test, f: impl FnOnce(&pci::Device, &EduDma) -> Outcome) -> Outcome {
-        EDU_DMA
-            .with_bound(|pdev, edu| f(pdev, edu.get_ref()))
-            .unwrap_or_else(|| Err(t.skip("no QEMU edu device (1234:11e8) bound to the sample")))
+        if let Some(outcome) = EDU_DMA.with_bound(|pdev, edu| f(pdev, edu.get_ref())) {
+            return outcome;
+        }
+        // SAFETY: The lookup takes a reference, which is dropped at once.
+        let present = unsafe {
+            let pdev = bindings::pci_get_device(0x1234, 0x11e8, core::ptr::null_mut());
+            bindings::pci_dev_put(pdev);
+            !pdev.is_null()
+        };
+        if present {
+            t.fail(format_args!("edu (1234:11e8) is not bound to the sample"));
+            return Err(Stop::Failed);
+        }
+        Err(t.skip("no QEMU edu device (1234:11e8) on this machine"))
     }
 
     /// Whether the boot translates the device's DMA.
@@ -684,7 +755,7 @@ mod tests {
                 Ok(report) => report,
                 Err(err) => {
                     t.fail(format_args!("the round failed: {:?}", err));
-                    return Err(kernel::kunit::Stop::Failed);
+                    return Err(Stop::Failed);
                 }
             };
             t.expect_eq(report.pages, pages, "pages per list");
@@ -693,7 +764,11 @@ mod tests {
             if translated(pdev) {
                 t.expect(report.two_step, "the two-step path behind an IOMMU");
                 t.expect_eq(report.segments, 3, "one range per list");
-                t.expect_eq(report.transfers, 4 * chunks + 1, "commands, one per chunk and way, and the stale write");
+                t.expect_eq(
+                    report.transfers,
+                    4 * chunks + 1,
+                    "commands, one per chunk and way, and the stale write",
+                );
                 t.expect_eq(report.isolation, Isolation::Blocked, "the stale write");
                 // SAFETY: As in `translated()`.
                 let domain = unsafe { Domain::of_device(pdev.as_ref()) }.expect("a domain");
@@ -703,8 +778,15 @@ mod tests {
                 }
             } else {
                 t.expect(!report.two_step, "page by page without IOMMU");
-                t.expect(report.transfers >= 4 * chunks, "at least a command per chunk and way");
-                t.expect_eq(report.isolation, Isolation::NotTranslated, "the stale write");
+                t.expect(
+                    report.transfers >= 4 * chunks,
+                    "at least a command per chunk and way",
+                );
+                t.expect_eq(
+                    report.isolation,
+                    Isolation::NotTranslated,
+                    "the stale write",
+                );
             }
             Ok(())
         })
@@ -714,7 +796,11 @@ mod tests {
         with_edu(t, |_, edu| {
             // A command takes 100 ms: 1 ms is too short.
             let err = edu.run(1, 1).err();
-            t.expect_eq(err, Some(ETIMEDOUT), "a command that does not finish in time");
+            t.expect_eq(
+                err,
+                Some(ETIMEDOUT),
+                "a command that does not finish in time",
+            );
             // The device finished meanwhile and works again.
             let report = edu.run(1, DEFAULT_TIMEOUT_MS);
             t.expect(report.is_ok(), "a round after the timeout");
@@ -723,14 +809,28 @@ mod tests {
     }
 
     fn bad_input(t: &Test) -> Outcome {
-        t.expect_eq(parse_round(b"\n"), Ok((DEFAULT_PAGES, DEFAULT_TIMEOUT_MS)), "defaults");
+        t.expect_eq(
+            parse_round(b"\n"),
+            Ok((DEFAULT_PAGES, DEFAULT_TIMEOUT_MS)),
+            "defaults",
+        );
         t.expect_eq(parse_round(b"8 250\n"), Ok((8, 250)), "pages and timeout");
         for bad in [&b"x"[..], b"-1", b"1 2 3", b"\xff"] {
             t.expect_eq(parse_round(bad), Err(EINVAL), "a malformed request");
         }
         with_edu(t, |_, edu| {
-            for (pages, timeout) in [(0, 100), (MAX_PAGES + 1, 100), (1, 0)] {
-                t.expect_eq(edu.run(pages, timeout).err(), Some(EINVAL), "a refused round");
+            for (pages, timeout) in [
+                (0, 100),
+                (MAX_PAGES + 1, 100),
+                (1, 0),
+                (1, MAX_TIMEOUT_MS + 1),
+                (1, u64::MAX),
+            ] {
+                t.expect_eq(
+                    edu.run(pages, timeout).err(),
+                    Some(EINVAL),
+                    "a refused round",
+                );
             }
             Ok(())
         })

@@ -104,7 +104,7 @@ static void edu_give_back(void)
 {
 	if (!edu_taken)
 		return;
-	if (device_attach(&edu_taken->dev) < 0)
+	if (device_attach(&edu_taken->dev) <= 0)
 		dev_warn(&edu_taken->dev, "could not be given back\n");
 	pci_dev_put(edu_taken);
 	edu_taken = NULL;
@@ -128,14 +128,19 @@ int edu_suite_init(struct kunit_suite *suite)
 	mutex_lock(&edu_lock);
 	edu_probe_err = 0;
 	pdev = pci_get_device(0x1234, 0x11e8, NULL);
-	if (pdev && pdev->dev.driver) {
-		dev_info(&pdev->dev, "taken from %s for the suite\n",
-			 pdev->dev.driver->name);
-		device_release_driver(&pdev->dev);
-		edu_taken = pdev;
-	} else {
-		pci_dev_put(pdev);
+	if (pdev) {
+		device_lock(&pdev->dev);
+		if (pdev->dev.driver) {
+			dev_info(&pdev->dev, "taken from %s for the suite\n",
+				 pdev->dev.driver->name);
+			edu_taken = pdev;
+		}
+		device_unlock(&pdev->dev);
 	}
+	if (edu_taken)
+		device_release_driver(&edu_taken->dev);
+	else
+		pci_dev_put(pdev);
 	ret = pci_register_driver(&edu_driver);
 	if (!ret && !edu.pdev) {
 		pdev = pci_get_device(0x1234, 0x11e8, NULL);
