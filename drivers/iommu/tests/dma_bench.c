@@ -52,48 +52,6 @@ struct bench {
 	struct sg_table sgt;
 };
 
-/* Counting IOTLB syncs: a copy of the domain's ops that counts them. */
-static const struct iommu_domain_ops *real_ops;
-static struct iommu_domain_ops counting_ops;
-static atomic_t syncs;
-
-static int count_sync_map(struct iommu_domain *domain, unsigned long iova,
-			  size_t size)
-{
-	atomic_inc(&syncs);
-	return real_ops->iotlb_sync_map(domain, iova, size);
-}
-
-static void count_sync(struct iommu_domain *domain,
-		       struct iommu_iotlb_gather *gather)
-{
-	atomic_inc(&syncs);
-	real_ops->iotlb_sync(domain, gather);
-}
-
-static void count_flush_all(struct iommu_domain *domain)
-{
-	atomic_inc(&syncs);
-	real_ops->flush_iotlb_all(domain);
-}
-
-static void count_syncs(struct iommu_domain *domain, bool on)
-{
-	if (on) {
-		real_ops = domain->ops;
-		counting_ops = *real_ops;
-		if (real_ops->iotlb_sync_map)
-			counting_ops.iotlb_sync_map = count_sync_map;
-		if (real_ops->iotlb_sync)
-			counting_ops.iotlb_sync = count_sync;
-		if (real_ops->flush_iotlb_all)
-			counting_ops.flush_iotlb_all = count_flush_all;
-		WRITE_ONCE(domain->ops, &counting_ops);
-	} else {
-		WRITE_ONCE(domain->ops, real_ops);
-	}
-}
-
 static int path_map_page(struct bench *b, unsigned int n)
 {
 	unsigned int i;
@@ -247,12 +205,12 @@ static void run_layout(struct bench *b, const char *iommu, const char *mode,
 				u64 start, ns, map_ns;
 				int ret, count;
 
-				atomic_set(&syncs, 0);
+				edu_syncs_reset();
 				start = ktime_get_ns();
 				ret = paths[p].run(b, n);
 				ns = ktime_get_ns() - start;
 				map_ns = b->mapped - start;
-				count = atomic_read(&syncs);
+				count = edu_syncs();
 				if (ret) {
 					pr_err("%s failed: %d\n", paths[p].name, ret);
 					continue;
@@ -304,7 +262,7 @@ static int __init dma_bench(void)
 		goto free;
 	b.pages = pages;
 
-	count_syncs(b.domain, true);
+	edu_count_syncs(b.domain, true);
 	pr_info("start iommu=%s mode=%s reps=%u\n", iommu, mode, bench_reps);
 	if (!get_scattered(pages, spare))
 		run_layout(&b, iommu, mode, "scattered");
@@ -314,7 +272,7 @@ static int __init dma_bench(void)
 	if (!get_contiguous(pages))
 		run_layout(&b, iommu, mode, "contiguous");
 	put_pages(pages, spare, true);
-	count_syncs(b.domain, false);
+	edu_count_syncs(b.domain, false);
 	pr_info("done\n");
 free:
 	vfree(b.addrs);

@@ -641,6 +641,77 @@ static void partial_unlink_leaves_nothing_stale(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 2 * PAGE_SIZE));
 }
 
+/* The runs of dma_iova_destroy_runs(), from an array of page ranges. */
+struct runs {
+	const unsigned int (*pages)[2];	/* first page, page count */
+	int n, at;
+};
+
+static bool next_run(void *ctx, size_t *offset, size_t *len)
+{
+	struct runs *r = ctx;
+
+	if (r->at == r->n)
+		return false;
+	*offset = r->pages[r->at][0] * PAGE_SIZE;
+	*len = r->pages[r->at][1] * PAGE_SIZE;
+	r->at++;
+	return true;
+}
+
+/* Links pages 0-1, 4 and 9-11 of 12; returns the reservation's base. */
+static dma_addr_t link_runs(struct kunit *test, struct edu_device *edu,
+			    struct iommu_domain *domain,
+			    struct dma_iova_state *state, struct page **pages)
+{
+	static const int linked[] = { 0, 1, 4, 9, 10, 11 };
+	int i;
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, state, 0, 12 * PAGE_SIZE));
+	for (i = 0; i < ARRAY_SIZE(linked); i++)
+		KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, state,
+						       page_to_phys(pages[linked[i]]),
+						       linked[i] * PAGE_SIZE, PAGE_SIZE,
+						       DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, state, 0, 12 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, 6, mapped_granules(domain, state->addr,
+						 12 * PAGE_SIZE));
+	return state->addr;
+}
+
+static void destroy_runs_unmaps_exactly(struct kunit *test)
+{
+	static const unsigned int exact[][2] = { { 0, 2 }, { 4, 1 }, { 9, 3 } };
+	static const unsigned int over_hole[][2] = { { 0, 5 }, { 9, 3 } };
+	static const unsigned int backwards[][2] = { { 9, 3 }, { 0, 2 } };
+	struct runs cases[] = {
+		{ exact, ARRAY_SIZE(exact) },
+		{ over_hole, ARRAY_SIZE(over_hole) },
+		{ backwards, ARRAY_SIZE(backwards) },
+	};
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *pages[12];
+	struct dma_iova_state state;
+	dma_addr_t base;
+	int i;
+
+	scattered_pages(test, pages, 12);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		/*
+		 * Exact runs, a run over a hole, runs out of order: the engine
+		 * unmaps what the runs say, or falls back to looking every
+		 * granule up; either way nothing stays mapped.
+		 */
+		base = link_runs(test, edu, domain, &state, pages);
+		dma_iova_destroy_runs(edu->dev, &state, next_run, &cases[i],
+				      DMA_BIDIRECTIONAL, 0);
+		KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+		KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, base, 12 * PAGE_SIZE),
+				    "case %d", i);
+	}
+}
+
 static void need_unmap_behind_iommu(struct kunit *test)
 {
 	struct iommu_domain *domain;
@@ -659,6 +730,7 @@ static struct kunit_case dma_iova_cases[] = {
 	KUNIT_CASE(link_failure_part_way),
 	KUNIT_CASE(partial_unlink_leaves_nothing_stale),
 	KUNIT_CASE(need_unmap_behind_iommu),
+	KUNIT_CASE(destroy_runs_unmaps_exactly),
 	KUNIT_CASE_SLOW(cycles_leave_allocator_unchanged),
 	KUNIT_CASE_SLOW(device_copies_through_links),
 	KUNIT_CASE_SLOW(to_device_link_is_read_only),

@@ -534,3 +534,211 @@ kernel::kunit_suite! {
         mapper_falls_back_without_iommu,
     ],
 }
+
+/// KUnit: `kernel::hmm::DmaMap`, the DMA mappings of a mirrored range.
+///
+/// Entries are set as `hmm_range_fault()` would set them, from kernel
+/// pages, and checked in the IOMMU's page tables and by device DMA.
+#[cfg(CONFIG_HMM_MIRROR)]
+mod hmm_dma {
+    use super::*;
+    use kernel::{
+        hmm::{DmaMap, Pfn},
+        kunit::Stop,
+        page::PAGE_SHIFT,
+    };
+
+    extern "C" {
+        fn edu_count_syncs(domain: *mut c_void, on: bool);
+        fn edu_syncs() -> core::ffi::c_uint;
+        fn edu_syncs_reset();
+    }
+
+    /// The entry `hmm_range_fault()` gives for a writable page.
+    fn entry(page: &Page) -> Pfn {
+        Pfn::from_raw((1 << 63) | (1 << 62) | (phys(page) >> PAGE_SHIFT) as usize)
+    }
+
+    fn new_map(t: &Test, dev: &ARef<Device>, n: usize) -> core::result::Result<DmaMap, Stop> {
+        let map = DmaMap::new(dev, n, DataDirection::Bidirectional);
+        t.ensure(map.is_ok(), "a map")?;
+        Ok(map.unwrap())
+    }
+
+    fn entries_map_and_move_data(t: &Test) -> Outcome {
+        let (edu, dev) = translated(t)?;
+        let n = 8;
+        let pages = pages(t, n)?;
+        let mut map = new_map(t, &dev, n)?;
+        t.ensure(map.uses_iova(), "one IOVA range behind the IOMMU")?;
+        t.expect_eq(
+            map.bytes_per_entry(),
+            8,
+            "bytes kept per entry: the PFN word",
+        );
+        let (base, size) = map.iova_range().unwrap_or((0, 0));
+        t.expect_eq(size, n * PAGE_SIZE, "the range's size");
+        for (i, page) in pages.iter().enumerate() {
+            t.ensure(map.set_pfn(i, entry(page)).is_ok(), "an entry")?;
+            fill(t, page, i as u8)?;
+        }
+        let domain = domain(&dev);
+        for (i, page) in pages.iter().enumerate() {
+            // SAFETY: The pages outlive the map.
+            let addr = unsafe { map.map_pfn(i) };
+            t.expect_eq(addr, Ok(base + (i * PAGE_SIZE) as u64), "entry address");
+            t.expect_eq(
+                domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
+                phys(page),
+                "IOMMU entry",
+            );
+            t.expect(map.pfn(i).is_some_and(Pfn::is_dma_mapped), "marked mapped");
+        }
+        // Mapping a mapped entry gives the same address, without a link.
+        // SAFETY: As above.
+        t.expect_eq(
+            unsafe { map.map_pfn(3) },
+            Ok(base + 3 * PAGE_SIZE as u64),
+            "map again",
+        );
+        // The device moves page 2 to page 5 through the map.
+        device_copy(
+            t,
+            edu,
+            base + 2 * PAGE_SIZE as u64,
+            base + 5 * PAGE_SIZE as u64,
+        )?;
+        t.expect(
+            same(t, &pages[2], &pages[5])?,
+            "the device copied page 2 to page 5",
+        );
+        t.expect(map.unmap_pfn(5), "unmap a mapped entry");
+        t.expect(!map.unmap_pfn(5), "nothing to unmap the second time");
+        t.expect_eq(
+            domain.iova_to_phys(base + 5 * PAGE_SIZE as u64),
+            0,
+            "entry 5 unmapped",
+        );
+        t.expect(
+            map.pfn(5)
+                .is_some_and(|p| !p.is_dma_mapped() && p.is_valid()),
+            "entry 5 kept its page",
+        );
+        // Not mapped: out of range, no page, in error.
+        // SAFETY: Nothing is mapped by these.
+        unsafe {
+            t.expect_eq(map.map_pfn(n), Err(EINVAL), "entry out of range");
+            t.ensure(map.set_pfn(6, Pfn::from_raw(0)).is_ok(), "an empty entry")?;
+            t.expect(
+                map.pfn(6).is_some_and(Pfn::is_dma_mapped),
+                "setting an entry keeps its state",
+            );
+            t.expect(map.unmap_pfn(6), "unmap entry 6");
+            t.expect_eq(map.map_pfn(6), Err(EINVAL), "an entry without a page");
+            t.ensure(
+                map.set_pfn(6, Pfn::from_raw(1 << 61)).is_ok(),
+                "an entry in error",
+            )?;
+            t.expect_eq(map.map_pfn(6), Err(EFAULT), "an entry in error");
+        }
+        drop(map);
+        for i in 0..n {
+            t.expect_eq(
+                domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
+                0,
+                "unmapped at drop",
+            );
+        }
+        Ok(())
+    }
+
+    fn holes_destroy_with_one_flush(t: &Test) -> Outcome {
+        let (_, dev) = translated(t)?;
+        let n = 16;
+        let pages = pages(t, n)?;
+        let domain = domain(&dev);
+        let patterns: [(&str, fn(usize) -> bool); 5] = [
+            ("all", |_| true),
+            ("every other", |i| i % 2 == 0),
+            ("one", |i| i == 7),
+            ("all but one", |i| i != 0),
+            ("none", |_| false),
+        ];
+        for (name, mapped) in patterns {
+            let mut map = new_map(t, &dev, n)?;
+            let (base, _) = map.iova_range().unwrap_or((0, 0));
+            let mut runs = 0;
+            for (i, page) in pages.iter().enumerate() {
+                t.ensure(map.set_pfn(i, entry(page)).is_ok(), "an entry")?;
+                if mapped(i) {
+                    // SAFETY: The pages outlive the map.
+                    t.ensure(unsafe { map.map_range(i, 1) } == Ok(1), "entry mapped")?;
+                    runs += usize::from(i == 0 || !mapped(i - 1));
+                }
+            }
+            // SAFETY: The domain's ops are not changed meanwhile.
+            unsafe {
+                edu_syncs_reset();
+                edu_count_syncs(domain.as_raw().cast(), true);
+            }
+            drop(map);
+            // A lazy domain flushes from its flush queue, within 10 ms.
+            // SAFETY: Tests may sleep.
+            unsafe { bindings::msleep(50) };
+            // SAFETY: As above.
+            let syncs = unsafe {
+                edu_count_syncs(domain.as_raw().cast(), false);
+                edu_syncs()
+            };
+            t.info(format_args!(
+                "{}: {} runs, {} IOTLB flushes",
+                name, runs, syncs
+            ));
+            if runs > 0 {
+                t.expect_eq(syncs, 1, "one IOTLB flush for all the runs");
+            } else {
+                t.expect(syncs <= 1, "at most the flush of the freed IOVA");
+            }
+            for i in 0..n {
+                t.expect_eq(
+                    domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
+                    0,
+                    "nothing left mapped",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn direct_without_iommu(t: &Test) -> Outcome {
+        let dev = t.device(c_str!("hmm-dma-direct"));
+        t.ensure(dev.is_ok(), "a test device")?;
+        let dev = dev.unwrap();
+        t.ensure(dma::set_mask_and_coherent(&dev, 64).is_ok(), "a DMA mask")?;
+        let pages = pages(t, 2)?;
+        let mut map = new_map(t, &dev, 2)?;
+        t.expect(!map.uses_iova(), "page by page without IOMMU");
+        let kept = if dma::need_unmap(&dev) { 16 } else { 8 };
+        t.expect_eq(map.bytes_per_entry(), kept, "bytes kept per entry");
+        t.ensure(map.set_pfn(1, entry(&pages[1])).is_ok(), "an entry")?;
+        // SAFETY: The pages outlive the map.
+        t.expect_eq(
+            unsafe { map.map_pfn(1) },
+            Ok(phys(&pages[1])),
+            "the physical address",
+        );
+        t.expect(map.unmap_pfn(1), "unmapped");
+        Ok(())
+    }
+
+    kernel::kunit_suite! {
+        name: "hmm_dma",
+        init: Some(suite_init),
+        exit: Some(suite_exit),
+        cases: [
+            entries_map_and_move_data,
+            holes_destroy_with_one_flush,
+            direct_without_iommu,
+        ],
+    }
+}

@@ -9,6 +9,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/atomic.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
@@ -239,6 +240,74 @@ int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
 	return readq_poll_timeout(edu->mmio + EDU_REG_DMA_CMD, cmd,
 				  !(cmd & EDU_CMD_RUN), EDU_DMA_POLL_US,
 				  EDU_DMA_TIMEOUT_US);
+}
+
+/* Counting IOTLB syncs: a copy of the domain's ops that counts them. */
+static const struct iommu_domain_ops *real_ops;
+static struct iommu_domain_ops counting_ops;
+static atomic_t syncs;
+
+static int count_sync_map(struct iommu_domain *domain, unsigned long iova,
+			  size_t size)
+{
+	atomic_inc(&syncs);
+	return real_ops->iotlb_sync_map(domain, iova, size);
+}
+
+static void count_sync(struct iommu_domain *domain,
+		       struct iommu_iotlb_gather *gather)
+{
+	atomic_inc(&syncs);
+	real_ops->iotlb_sync(domain, gather);
+}
+
+static void count_flush_all(struct iommu_domain *domain)
+{
+	atomic_inc(&syncs);
+	real_ops->flush_iotlb_all(domain);
+}
+
+/**
+ * edu_count_syncs() - count a domain's IOTLB syncs, or stop counting
+ * @domain: the domain, which nothing else changes the ops of meanwhile
+ * @on: start or stop
+ *
+ * iotlb_sync_map, iotlb_sync and flush_iotlb_all (the flush queue's flush)
+ * are counted, in edu_syncs(), by a copy of the domain's ops.
+ */
+void edu_count_syncs(struct iommu_domain *domain, bool on)
+{
+	if (on) {
+		real_ops = domain->ops;
+		counting_ops = *real_ops;
+		if (real_ops->iotlb_sync_map)
+			counting_ops.iotlb_sync_map = count_sync_map;
+		if (real_ops->iotlb_sync)
+			counting_ops.iotlb_sync = count_sync;
+		if (real_ops->flush_iotlb_all)
+			counting_ops.flush_iotlb_all = count_flush_all;
+		WRITE_ONCE(domain->ops, &counting_ops);
+	} else {
+		WRITE_ONCE(domain->ops, real_ops);
+	}
+}
+
+/**
+ * edu_syncs() - the IOTLB syncs counted since the last reset
+ *
+ * Return: the count.
+ */
+unsigned int edu_syncs(void)
+{
+	return atomic_read(&syncs);
+}
+
+/**
+ * edu_syncs_reset() - start counting IOTLB syncs from zero
+ */
+void edu_syncs_reset(void)
+{
+	atomic_set(&syncs, 0);
 }
 
 /**

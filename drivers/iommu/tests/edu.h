@@ -13,6 +13,7 @@
 #include <linux/dma-direction.h>
 #include <linux/types.h>
 
+struct iommu_domain;
 struct kunit;
 struct kunit_suite;
 struct pci_dev;
@@ -50,6 +51,10 @@ struct edu_device *edu_bound(void);
 
 int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
 	    size_t len, enum dma_data_direction dir);
+
+void edu_count_syncs(struct iommu_domain *domain, bool on);
+unsigned int edu_syncs(void);
+void edu_syncs_reset(void);
 
 const char *edu_iommu_name(struct device *dev);
 bool edu_expect_identity(void);

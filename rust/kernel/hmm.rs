@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Heterogeneous memory management: a device mirroring a process's memory.
+//!
+//! `hmm_range_fault()` fills an array of PFN words, one per page of a
+//! range of a process's address space; [`Pfn`] reads them. [`DmaMap`]
+//! owns such an array and maps its entries for a device's DMA, keeping
+//! each entry's mapping state in the entry's own word (bits that
+//! `hmm_range_fault()` preserves), so that the IOVA path costs no memory
+//! beyond the word.
+//!
+//! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
+
+pub mod dma_map;
+mod pfn;
+
+pub use dma_map::DmaMap;
+pub use pfn::Pfn;

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DMA mappings of the pages an HMM range mirrors.
+//!
+//! A [`DmaMap`] owns the PFN array of a mirrored range, one word per page,
+//! and maps entries for one device as the device needs them. Behind a
+//! translating IOMMU it reserves one IOVA range up front and links entry
+//! `i` at `i * PAGE_SIZE` in it; otherwise it maps each entry with
+//! `dma_map_page_attrs()` and keeps the address only when `dma_need_unmap()`
+//! says unmapping needs it.
+//!
+//! Which entries are mapped is kept in the entries' own words
+//! (`HMM_PFN_DMA_MAPPED`), which `hmm_range_fault()` keeps from input to
+//! output: on the IOVA path a map costs the PFN word per page and nothing
+//! more. Tearing the map down unmaps exactly the mapped runs, however many
+//! holes lie between them, with one IOTLB flush for all of them
+//! (`dma_iova_destroy_runs()`): its IOMMU work follows the number of runs,
+//! not of pages.
+//!
+//! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
+
+use super::pfn::{Pfn, DMA_MAPPED, INOUT_FLAGS, VALID};
+use crate::{
+    alloc::{flags::GFP_KERNEL, KVVec},
+    bindings,
+    device::Device,
+    dma::{DataDirection, DmaAddress},
+    error::{code::*, Result},
+    ffi::{c_ulong, c_void},
+    page::PAGE_SIZE,
+    types::ARef,
+};
+
+enum Path {
+    /// One IOVA range; entry `i` is linked at `i * PAGE_SIZE`.
+    Iova(bindings::dma_iova_state),
+    /// Page by page; the addresses, when unmapping needs them.
+    Direct(Option<KVVec<DmaAddress>>),
+}
+
+/// The DMA mappings of a mirrored range's pages for one device.
+///
+/// # Invariants
+///
+/// - An entry has `HMM_PFN_DMA_MAPPED` exactly when it is mapped for `dev`
+///   with `dir`: on the IOVA path linked at its offset in the reservation
+///   `state`; on the direct path mapped with `dma_map_page_attrs()`, at the
+///   address the list keeps when there is one (otherwise
+///   `dma_need_unmap()` was false).
+/// - Nothing changes an entry's `HMM_PFN_INOUT_FLAGS` but this type.
+pub struct DmaMap {
+    dev: ARef<Device>,
+    pfns: KVVec<c_ulong>,
+    dir: DataDirection,
+    path: Path,
+}
+
+impl DmaMap {
+    /// A map of `entries` pages for `dev`, in direction `dir`, with nothing
+    /// mapped yet.
+    ///
+    /// Returns `EINVAL` for no entries and `EOVERFLOW` when their size does
+    /// not fit in an address.
+    pub fn new(dev: &ARef<Device>, entries: usize, dir: DataDirection) -> Result<Self> {
+        if entries == 0 {
+            return Err(EINVAL);
+        }
+        let size = entries.checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
+        let pfns = KVVec::from_elem(0, entries, GFP_KERNEL)?;
+        let mut state = bindings::dma_iova_state { addr: 0, __size: 0 };
+        // SAFETY: `dev` is valid; `state` is a zeroed state of ours.
+        let path = if unsafe { bindings::dma_iova_try_alloc(dev.as_raw(), &mut state, 0, size) } {
+            Path::Iova(state)
+        } else if crate::dma::need_unmap(dev) {
+            Path::Direct(Some(KVVec::from_elem(0, entries, GFP_KERNEL)?))
+        } else {
+            Path::Direct(None)
+        };
+        // INVARIANT: No entry is mapped.
+        Ok(Self {
+            dev: dev.clone(),
+            pfns,
+            dir,
+            path,
+        })
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.pfns.len()
+    }
+
+    /// Whether the map has no entries (never: [`DmaMap::new`] refuses).
+    pub fn is_empty(&self) -> bool {
+        self.pfns.is_empty()
+    }
+
+    /// Whether entries are linked into one IOVA range.
+    pub fn uses_iova(&self) -> bool {
+        matches!(self.path, Path::Iova(_))
+    }
+
+    /// Entry `idx`, if there is one.
+    pub fn pfn(&self, idx: usize) -> Option<Pfn> {
+        self.pfns.get(idx).map(|&word| Pfn::from_raw(word))
+    }
+
+    /// Stores what `hmm_range_fault()` would for entry `idx`: its page and
+    /// access flags, keeping the entry's DMA state.
+    ///
+    /// Returns `EINVAL` for an entry out of range.
+    pub fn set_pfn(&mut self, idx: usize, pfn: Pfn) -> Result {
+        let word = self.pfns.get_mut(idx).ok_or(EINVAL)?;
+        // INVARIANT: The DMA state is kept.
+        *word = (*word & INOUT_FLAGS) | (pfn.as_raw() & !INOUT_FLAGS);
+        Ok(())
+    }
+
+    /// The IOVA range of the entries, on the IOVA path.
+    pub fn iova_range(&self) -> Option<(DmaAddress, usize)> {
+        match &self.path {
+            Path::Iova(state) => Some((state.addr, self.len() * PAGE_SIZE)),
+            Path::Direct(_) => None,
+        }
+    }
+
+    /// Maps entry `idx` for the device, unless it is mapped already, and
+    /// returns its DMA address.
+    ///
+    /// On the IOVA path the entry is linked and synced on its own (one
+    /// IOTLB sync); [`DmaMap::map_range`] syncs many at once.
+    ///
+    /// Returns `EINVAL` for an entry out of range or without a valid page,
+    /// `EFAULT` for an entry in error, and the mapping's error otherwise.
+    ///
+    /// # Safety
+    ///
+    /// The page of the entry must stay allocated until the entry is
+    /// unmapped ([`DmaMap::unmap_pfn`] or the map's drop): for a mirror,
+    /// the entry comes from a fault whose sequence was checked under the
+    /// lock that the mirror's invalidation takes to unmap it.
+    pub unsafe fn map_pfn(&mut self, idx: usize) -> Result<DmaAddress> {
+        // SAFETY: By the function's contract.
+        let addr = unsafe { self.map_one(idx) }?;
+        if let Path::Iova(state) = &mut self.path {
+            let offset = idx * PAGE_SIZE;
+            // SAFETY: The entry was linked at `offset` by `map_one`.
+            let ret =
+                unsafe { bindings::dma_iova_sync(self.dev.as_raw(), state, offset, PAGE_SIZE) };
+            if ret != 0 {
+                self.unmap_pfn(idx);
+                return Err(crate::error::Error::from_errno(ret));
+            }
+        }
+        Ok(addr)
+    }
+
+    /// Maps the entries of `first..first + count` that hold a valid page
+    /// and are not mapped yet, with one IOTLB sync for all of them on the
+    /// IOVA path; returns how many it mapped.
+    ///
+    /// Stops at the first entry that fails to map, leaving the entries
+    /// before it mapped.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaMap::map_pfn`], for every entry mapped.
+    pub unsafe fn map_range(&mut self, first: usize, count: usize) -> Result<usize> {
+        let end = first.checked_add(count).ok_or(EINVAL)?;
+        if count == 0 || end > self.len() {
+            return Err(EINVAL);
+        }
+        let mut mapped = 0;
+        let mut result = Ok(());
+        for idx in first..end {
+            let pfn = Pfn::from_raw(self.pfns[idx]);
+            if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
+                continue;
+            }
+            // SAFETY: By the function's contract.
+            match unsafe { self.map_one(idx) } {
+                Ok(_) => mapped += 1,
+                Err(err) => {
+                    result = Err(err);
+                    break;
+                }
+            }
+        }
+        if let Path::Iova(state) = &mut self.path {
+            if mapped != 0 {
+                // SAFETY: The range is in the reservation.
+                let ret = unsafe {
+                    bindings::dma_iova_sync(
+                        self.dev.as_raw(),
+                        state,
+                        first * PAGE_SIZE,
+                        count * PAGE_SIZE,
+                    )
+                };
+                if ret != 0 && result.is_ok() {
+                    result = Err(crate::error::Error::from_errno(ret));
+                }
+            }
+        }
+        result.map(|()| mapped)
+    }
+
+    /// Maps entry `idx` without syncing the IOTLB.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaMap::map_pfn`].
+    unsafe fn map_one(&mut self, idx: usize) -> Result<DmaAddress> {
+        let word = *self.pfns.get(idx).ok_or(EINVAL)?;
+        let pfn = Pfn::from_raw(word);
+        if pfn.is_error() {
+            return Err(EFAULT);
+        }
+        if !pfn.is_valid() {
+            return Err(EINVAL);
+        }
+        let dev = self.dev.as_raw();
+        let dir = self.dir.as_raw();
+        match &mut self.path {
+            Path::Iova(state) => {
+                let offset = idx * PAGE_SIZE;
+                if pfn.is_dma_mapped() {
+                    return Ok(state.addr + offset as u64);
+                }
+                // SAFETY: `dev` and `state` are valid; the entry's page stays
+                // allocated while linked, by the function's contract, and its
+                // offset is free (the entry is not mapped).
+                let ret = unsafe {
+                    bindings::dma_iova_link(dev, state, pfn.phys(), offset, PAGE_SIZE, dir, 0)
+                };
+                crate::error::to_result(ret)?;
+                // INVARIANT: The entry is linked at its offset.
+                self.pfns[idx] |= DMA_MAPPED;
+                Ok(state.addr + offset as u64)
+            }
+            Path::Direct(list) => {
+                if pfn.is_dma_mapped() {
+                    if let Some(list) = list {
+                        return Ok(list[idx]);
+                    }
+                }
+                // SAFETY: The page is valid while mapped, by the function's
+                // contract, and `dev` is valid.
+                let addr = unsafe {
+                    let page = bindings::pfn_to_page(pfn.pfn() as c_ulong);
+                    bindings::dma_map_page_attrs(dev, page, 0, PAGE_SIZE, dir, 0)
+                };
+                // SAFETY: `dev` is valid.
+                if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
+                    return Err(ENOMEM);
+                }
+                if pfn.is_dma_mapped() {
+                    // Mapped before, and unmapping is a no-op for this
+                    // device: the new mapping is the same kind.
+                    return Ok(addr);
+                }
+                if let Some(list) = list {
+                    list[idx] = addr;
+                }
+                // INVARIANT: Mapped, its address kept if unmapping needs it.
+                self.pfns[idx] |= DMA_MAPPED;
+                Ok(addr)
+            }
+        }
+    }
+
+    /// Unmaps entry `idx`; returns whether it was mapped.
+    pub fn unmap_pfn(&mut self, idx: usize) -> bool {
+        let Some(&word) = self.pfns.get(idx) else {
+            return false;
+        };
+        if word & DMA_MAPPED == 0 {
+            return false;
+        }
+        let dev = self.dev.as_raw();
+        let dir = self.dir.as_raw();
+        match &mut self.path {
+            // SAFETY: By the type invariant the entry is linked at its
+            // offset, and the device is done with it.
+            Path::Iova(state) => unsafe {
+                bindings::dma_iova_unlink(dev, state, idx * PAGE_SIZE, PAGE_SIZE, dir, 0)
+            },
+            // SAFETY: By the type invariant the entry is mapped at this
+            // address.
+            Path::Direct(Some(list)) => unsafe {
+                bindings::dma_unmap_page_attrs(dev, list[idx], PAGE_SIZE, dir, 0)
+            },
+            Path::Direct(None) => (),
+        }
+        // INVARIANT: The entry is no longer mapped.
+        self.pfns[idx] &= !INOUT_FLAGS;
+        true
+    }
+
+    /// Bytes the map keeps per entry: the PFN word, plus a DMA address on
+    /// the direct path when unmapping needs it.
+    pub fn bytes_per_entry(&self) -> usize {
+        let list = match &self.path {
+            Path::Direct(Some(_)) => core::mem::size_of::<DmaAddress>(),
+            _ => 0,
+        };
+        core::mem::size_of::<c_ulong>() + list
+    }
+}
+
+/// The runs of mapped entries of a map, for `dma_iova_destroy_runs()`.
+struct Runs<'a> {
+    pfns: &'a [c_ulong],
+    at: usize,
+}
+
+/// Gives the next run of mapped entries, as a byte range.
+///
+/// # Safety
+///
+/// `ctx` is a `Runs`; `offset` and `len` are writable.
+unsafe extern "C" fn next_run(ctx: *mut c_void, offset: *mut usize, len: *mut usize) -> bool {
+    // SAFETY: By the function's contract.
+    let runs = unsafe { &mut *ctx.cast::<Runs<'_>>() };
+    let mapped = |i: usize| runs.pfns[i] & DMA_MAPPED != 0;
+    while runs.at < runs.pfns.len() && !mapped(runs.at) {
+        runs.at += 1;
+    }
+    if runs.at == runs.pfns.len() {
+        return false;
+    }
+    let start = runs.at;
+    while runs.at < runs.pfns.len() && mapped(runs.at) {
+        runs.at += 1;
+    }
+    // SAFETY: By the function's contract.
+    unsafe {
+        *offset = start * PAGE_SIZE;
+        *len = (runs.at - start) * PAGE_SIZE;
+    }
+    true
+}
+
+impl Drop for DmaMap {
+    fn drop(&mut self) {
+        let dev = self.dev.as_raw();
+        let dir = self.dir.as_raw();
+        match &mut self.path {
+            Path::Iova(state) => {
+                let mut runs = Runs {
+                    pfns: &self.pfns,
+                    at: 0,
+                };
+                // SAFETY: By the type invariant the runs of mapped entries
+                // are exactly what is linked; the device is done with them.
+                unsafe {
+                    bindings::dma_iova_destroy_runs(
+                        dev,
+                        state,
+                        Some(next_run),
+                        core::ptr::from_mut(&mut runs).cast(),
+                        dir,
+                        0,
+                    )
+                };
+            }
+            Path::Direct(list) => {
+                for (idx, word) in self.pfns.iter().enumerate() {
+                    if let (true, Some(list)) = (word & DMA_MAPPED != 0, &list) {
+                        // SAFETY: By the type invariant the entry is mapped
+                        // at this address.
+                        unsafe {
+                            bindings::dma_unmap_page_attrs(dev, list[idx], PAGE_SIZE, dir, 0)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+// An entry that is valid but not mapped must not look mapped.
+crate::static_assert!(VALID & DMA_MAPPED == 0);
