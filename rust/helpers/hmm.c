@@ -10,7 +10,7 @@ static_assert(HMM_PFN_ERROR == 1UL << (BITS_PER_LONG - 3));
 static_assert(HMM_PFN_DMA_MAPPED == 1UL << (BITS_PER_LONG - 4));
 static_assert(HMM_PFN_P2PDMA == 1UL << (BITS_PER_LONG - 5));
 static_assert(HMM_PFN_P2PDMA_BUS == 1UL << (BITS_PER_LONG - 6));
-static_assert(HMM_PFN_ORDER_SHIFT == BITS_PER_LONG - 11);
+static_assert(1UL << HMM_PFN_ORDER_SHIFT == 1UL << (BITS_PER_LONG - 11));
 
 struct page *rust_helper_pfn_to_page(unsigned long pfn)
 {

@@ -596,11 +596,8 @@ mod hmm_dma {
         }
         // Mapping a mapped entry gives the same address, without a link.
         // SAFETY: As above.
-        t.expect_eq(
-            unsafe { map.map_pfn(3) },
-            Ok(base + 3 * PAGE_SIZE as u64),
-            "map again",
-        );
+        let again = unsafe { map.map_pfn(3) };
+        t.expect_eq(again, Ok(base + 3 * PAGE_SIZE as u64), "map again");
         // The device moves page 2 to page 5 through the map.
         device_copy(
             t,
@@ -652,12 +649,15 @@ mod hmm_dma {
         Ok(())
     }
 
+    /// Which entries of a map to map, by name.
+    type Pattern = (&'static str, fn(usize) -> bool);
+
     fn holes_destroy_with_one_flush(t: &Test) -> Outcome {
         let (_, dev) = translated(t)?;
         let n = 16;
         let pages = pages(t, n)?;
         let domain = domain(&dev);
-        let patterns: [(&str, fn(usize) -> bool); 5] = [
+        let patterns: [Pattern; 5] = [
             ("all", |_| true),
             ("every other", |i| i % 2 == 0),
             ("one", |i| i == 7),
@@ -722,11 +722,8 @@ mod hmm_dma {
         t.expect_eq(map.bytes_per_entry(), kept, "bytes kept per entry");
         t.ensure(map.set_pfn(1, entry(&pages[1])).is_ok(), "an entry")?;
         // SAFETY: The pages outlive the map.
-        t.expect_eq(
-            unsafe { map.map_pfn(1) },
-            Ok(phys(&pages[1])),
-            "the physical address",
-        );
+        let addr = unsafe { map.map_pfn(1) };
+        t.expect_eq(addr, Ok(phys(&pages[1])), "the physical address");
         t.expect(map.unmap_pfn(1), "unmapped");
         Ok(())
     }

@@ -71,7 +71,7 @@ impl Pfn {
 
     /// The page frame number, meaningful when valid.
     pub const fn pfn(self) -> usize {
-        (self.0 & !FLAGS) as usize
+        self.0 & !FLAGS
     }
 
     /// The physical address of the page, meaningful when valid.
