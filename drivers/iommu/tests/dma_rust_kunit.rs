@@ -543,9 +543,10 @@ kernel::kunit_suite! {
 mod hmm_dma {
     use super::*;
     use kernel::{
-        hmm::{DmaMap, Pfn},
+        hmm::{DmaMap, Mirror, Pfn},
         kunit::Stop,
         page::PAGE_SHIFT,
+        uaccess::UserSlice,
     };
 
     extern "C" {
@@ -728,6 +729,115 @@ mod hmm_dma {
         Ok(())
     }
 
+    /// A user mapping of `len` bytes for the test's own address space.
+    fn user_memory(t: &Test, len: usize) -> core::result::Result<usize, Stop> {
+        const PROT_READ: usize = 1;
+        const PROT_WRITE: usize = 2;
+        const MAP_PRIVATE: usize = 2;
+        const MAP_ANONYMOUS: usize = 0x20;
+        // SAFETY: The test is running; KUnit gives it an address space.
+        let addr = unsafe {
+            bindings::kunit_vm_mmap(
+                t.as_raw(),
+                core::ptr::null_mut(),
+                0,
+                len,
+                PROT_READ | PROT_WRITE,
+                MAP_ANONYMOUS | MAP_PRIVATE,
+                0,
+            )
+        };
+        t.ensure(addr != 0, "a user mapping")?;
+        Ok(addr)
+    }
+
+    fn mirror_faults_and_invalidates(t: &Test) -> Outcome {
+        let (edu, dev) = translated(t)?;
+        let n = 8;
+        let addr = user_memory(t, n * PAGE_SIZE)?;
+        // The process's data, written as the process would.
+        let mut data = KVec::from_elem(0u8, n * PAGE_SIZE, GFP_KERNEL).map_err(|_| Stop::Failed)?;
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = (i / PAGE_SIZE * 31 + i * 7) as u8;
+        }
+        let wrote = UserSlice::new(addr, n * PAGE_SIZE)
+            .writer()
+            .write_slice(&data);
+        t.ensure(wrote.is_ok(), "user data written")?;
+
+        let mirror = KBox::pin_init(
+            Mirror::of_current(&dev, addr, n, DataDirection::Bidirectional),
+            GFP_KERNEL,
+        );
+        t.ensure(mirror.is_ok(), "a mirror")?;
+        let mirror = mirror.unwrap();
+        let domain = domain(&dev);
+        let mapped = mirror.fault(0, n, true, |m| m.map_range(0, n));
+        t.expect_eq(mapped, Ok(Ok(n)), "every page faulted and mapped");
+        let checked = mirror.with(|m| {
+            let (base, _) = m.iova_range().unwrap_or((0, 0));
+            for i in 0..n {
+                let pfn = m.pfn(i).unwrap_or(Pfn::from_raw(0));
+                t.expect(pfn.is_valid() && pfn.is_writable(), "a writable page");
+                t.expect_eq(
+                    domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
+                    pfn.phys(),
+                    "the IOMMU maps the process's page",
+                );
+            }
+            base
+        });
+        let Ok(base) = checked else {
+            return t.ensure(false, "the map");
+        };
+
+        // The device copies page 1 of the process to its page 6.
+        device_copy(t, edu, base + PAGE_SIZE as u64, base + 6 * PAGE_SIZE as u64)?;
+        let mut back = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL).map_err(|_| Stop::Failed)?;
+        let read = UserSlice::new(addr + 6 * PAGE_SIZE, PAGE_SIZE)
+            .reader()
+            .read_slice(&mut back);
+        t.ensure(read.is_ok(), "user data read")?;
+        t.expect(
+            back[..] == data[PAGE_SIZE..2 * PAGE_SIZE],
+            "the process sees the device's copy",
+        );
+
+        // munmap invalidates pages 2 and 3: unmapped and forgotten.
+        // SAFETY: The range is the test's own mapping.
+        let ret = unsafe { bindings::vm_munmap(addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE) };
+        t.expect_eq(ret, 0, "munmap");
+        let _ = mirror.with(|m| {
+            for i in 0..n {
+                let gone = i == 2 || i == 3;
+                let pfn = m.pfn(i).unwrap_or(Pfn::from_raw(0));
+                t.expect_eq(pfn.is_valid(), !gone, "entry valid unless unmapped");
+                t.expect_eq(pfn.is_dma_mapped(), !gone, "entry mapped unless unmapped");
+                let phys = domain.iova_to_phys(base + (i * PAGE_SIZE) as u64);
+                t.expect_eq(phys == 0, gone, "IOMMU mapping unless unmapped");
+            }
+            // A hole cannot be faulted again.
+            t.expect_eq(
+                m.map_pfn(2),
+                Err(EINVAL),
+                "an invalidated entry is not mapped",
+            );
+        });
+        t.expect(
+            mirror.fault(2, 1, false, |_| ()).is_err(),
+            "no page at an unmapped address",
+        );
+        drop(mirror);
+        for i in 0..n {
+            t.expect_eq(
+                domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
+                0,
+                "unmapped at drop",
+            );
+        }
+        Ok(())
+    }
+
     kernel::kunit_suite! {
         name: "hmm_dma",
         init: Some(suite_init),
@@ -736,6 +846,7 @@ mod hmm_dma {
             entries_map_and_move_data,
             holes_destroy_with_one_flush,
             direct_without_iommu,
+            mirror_faults_and_invalidates,
         ],
     }
 }
