@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/device.h>
+#include <linux/memremap.h>
 #include <linux/pci.h>
 
 void *rust_helper_dev_get_drvdata(const struct device *dev)
@@ -31,4 +32,9 @@ resource_size_t rust_helper_pci_resource_len(struct pci_dev *pdev, int bar)
 unsigned long rust_helper_pci_resource_flags(struct pci_dev *pdev, int bar)
 {
 	return pci_resource_flags(pdev, bar);
+}
+
+bool rust_helper_is_pci_p2pdma_page(const struct page *page)
+{
+	return is_pci_p2pdma_page(page);
 }

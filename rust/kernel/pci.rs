@@ -31,6 +31,9 @@
 //!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
+#[cfg(CONFIG_PCI_P2PDMA)]
+pub mod p2pdma;
+
 use crate::ffi::{c_char, c_int, c_ulong, c_void};
 use crate::{
     alloc::KBox,

@@ -19,7 +19,7 @@
 //!
 //! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
 
-use super::pfn::{Pfn, DMA_MAPPED, INOUT_FLAGS, VALID};
+use super::pfn::{Pfn, DMA_MAPPED, INOUT_FLAGS, P2PDMA, P2PDMA_BUS, VALID};
 use crate::{
     alloc::{flags::GFP_KERNEL, KVVec},
     bindings,
@@ -53,6 +53,62 @@ pub struct DmaMap {
     pfns: KVVec<c_ulong>,
     dir: DataDirection,
     path: Path,
+    p2p: P2p,
+}
+
+/// How the device reaches a page: as any page, peer to peer, or not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Map it.
+    Map,
+    /// Map it, as device memory (no CPU cache maintenance).
+    HostBridge,
+    /// At this PCI bus address, unmapped.
+    Bus(DmaAddress),
+    /// Not at all.
+    No,
+}
+
+#[cfg(CONFIG_PCI_P2PDMA)]
+struct P2p(crate::pci::p2pdma::State);
+
+#[cfg(CONFIG_PCI_P2PDMA)]
+impl P2p {
+    fn new() -> Self {
+        Self(crate::pci::p2pdma::State::new())
+    }
+
+    /// # Safety
+    ///
+    /// The page of `pfn` stays allocated during the call.
+    unsafe fn reach(&mut self, dev: &Device, pfn: usize) -> Reach {
+        use crate::pci::p2pdma::MapType;
+        // SAFETY: By the function's contract; the state is `dev`'s.
+        match unsafe { self.0.map_type(dev, pfn) } {
+            MapType::None => Reach::Map,
+            MapType::ThruHostBridge => Reach::HostBridge,
+            MapType::BusAddr(addr) => Reach::Bus(addr),
+            MapType::NotSupported => Reach::No,
+        }
+    }
+}
+
+/// Without P2PDMA no page is another device's memory.
+#[cfg(not(CONFIG_PCI_P2PDMA))]
+struct P2p;
+
+#[cfg(not(CONFIG_PCI_P2PDMA))]
+impl P2p {
+    fn new() -> Self {
+        Self
+    }
+
+    /// # Safety
+    ///
+    /// None; as for the P2PDMA version.
+    unsafe fn reach(&mut self, _dev: &Device, _pfn: usize) -> Reach {
+        Reach::Map
+    }
 }
 
 impl DmaMap {
@@ -82,6 +138,7 @@ impl DmaMap {
             pfns,
             dir,
             path,
+            p2p: P2p::new(),
         })
     }
 
@@ -129,6 +186,11 @@ impl DmaMap {
     ///
     /// On the IOVA path the entry is linked and synced on its own (one
     /// IOTLB sync); [`DmaMap::map_range`] syncs many at once.
+    ///
+    /// A page of another PCI device's memory (P2PDMA) is reached as the PCI
+    /// core says: at its bus address, without a mapping, when the devices
+    /// share a switch; mapped as device memory (no CPU cache maintenance)
+    /// through the host bridge; or not at all (`EREMOTEIO`).
     ///
     /// Returns `EINVAL` for an entry out of range or without a valid page,
     /// `EFAULT` for an entry in error, and the mapping's error otherwise.
@@ -219,36 +281,54 @@ impl DmaMap {
         if !pfn.is_valid() {
             return Err(EINVAL);
         }
+        if let (true, Path::Iova(state)) = (pfn.is_dma_mapped() && !pfn.is_p2pdma_bus(), &self.path)
+        {
+            return Ok(state.addr + (idx * PAGE_SIZE) as u64);
+        }
+        // SAFETY: By the function's contract the page stays allocated.
+        let (reach, attrs) = match unsafe { self.p2p.reach(&self.dev, pfn.pfn()) } {
+            Reach::Map => (Reach::Map, 0),
+            Reach::HostBridge => (
+                Reach::HostBridge,
+                bindings::DMA_ATTR_SKIP_CPU_SYNC as c_ulong,
+            ),
+            Reach::Bus(addr) => {
+                // INVARIANT: Reached by bus address: nothing to unmap.
+                self.pfns[idx] |= DMA_MAPPED | P2PDMA_BUS;
+                return Ok(addr);
+            }
+            Reach::No => return Err(EREMOTEIO),
+        };
+        let p2p = if reach == Reach::HostBridge {
+            P2PDMA
+        } else {
+            0
+        };
         let dev = self.dev.as_raw();
         let dir = self.dir.as_raw();
         match &mut self.path {
             Path::Iova(state) => {
                 let offset = idx * PAGE_SIZE;
-                if pfn.is_dma_mapped() {
-                    return Ok(state.addr + offset as u64);
-                }
                 // SAFETY: `dev` and `state` are valid; the entry's page stays
                 // allocated while linked, by the function's contract, and its
                 // offset is free (the entry is not mapped).
                 let ret = unsafe {
-                    bindings::dma_iova_link(dev, state, pfn.phys(), offset, PAGE_SIZE, dir, 0)
+                    bindings::dma_iova_link(dev, state, pfn.phys(), offset, PAGE_SIZE, dir, attrs)
                 };
                 crate::error::to_result(ret)?;
                 // INVARIANT: The entry is linked at its offset.
-                self.pfns[idx] |= DMA_MAPPED;
+                self.pfns[idx] |= DMA_MAPPED | p2p;
                 Ok(state.addr + offset as u64)
             }
             Path::Direct(list) => {
-                if pfn.is_dma_mapped() {
-                    if let Some(list) = list {
-                        return Ok(list[idx]);
-                    }
+                if let (true, Some(list)) = (pfn.is_dma_mapped(), &list) {
+                    return Ok(list[idx]);
                 }
                 // SAFETY: The page is valid while mapped, by the function's
                 // contract, and `dev` is valid.
                 let addr = unsafe {
                     let page = bindings::pfn_to_page(pfn.pfn() as c_ulong);
-                    bindings::dma_map_page_attrs(dev, page, 0, PAGE_SIZE, dir, 0)
+                    bindings::dma_map_page_attrs(dev, page, 0, PAGE_SIZE, dir, attrs)
                 };
                 // SAFETY: `dev` is valid.
                 if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
@@ -263,7 +343,7 @@ impl DmaMap {
                     list[idx] = addr;
                 }
                 // INVARIANT: Mapped, its address kept if unmapping needs it.
-                self.pfns[idx] |= DMA_MAPPED;
+                self.pfns[idx] |= DMA_MAPPED | p2p;
                 Ok(addr)
             }
         }
@@ -279,16 +359,23 @@ impl DmaMap {
         }
         let dev = self.dev.as_raw();
         let dir = self.dir.as_raw();
+        let attrs = if word & P2PDMA != 0 {
+            bindings::DMA_ATTR_SKIP_CPU_SYNC as c_ulong
+        } else {
+            0
+        };
         match &mut self.path {
+            // Reached by bus address: nothing was mapped.
+            _ if word & P2PDMA_BUS != 0 => (),
             // SAFETY: By the type invariant the entry is linked at its
             // offset, and the device is done with it.
             Path::Iova(state) => unsafe {
-                bindings::dma_iova_unlink(dev, state, idx * PAGE_SIZE, PAGE_SIZE, dir, 0)
+                bindings::dma_iova_unlink(dev, state, idx * PAGE_SIZE, PAGE_SIZE, dir, attrs)
             },
             // SAFETY: By the type invariant the entry is mapped at this
             // address.
             Path::Direct(Some(list)) => unsafe {
-                bindings::dma_unmap_page_attrs(dev, list[idx], PAGE_SIZE, dir, 0)
+                bindings::dma_unmap_page_attrs(dev, list[idx], PAGE_SIZE, dir, attrs)
             },
             Path::Direct(None) => (),
         }
@@ -322,7 +409,8 @@ struct Runs<'a> {
 unsafe extern "C" fn next_run(ctx: *mut c_void, offset: *mut usize, len: *mut usize) -> bool {
     // SAFETY: By the function's contract.
     let runs = unsafe { &mut *ctx.cast::<Runs<'_>>() };
-    let mapped = |i: usize| runs.pfns[i] & DMA_MAPPED != 0;
+    // Entries reached by bus address are not linked.
+    let mapped = |i: usize| runs.pfns[i] & (DMA_MAPPED | P2PDMA_BUS) == DMA_MAPPED;
     while runs.at < runs.pfns.len() && !mapped(runs.at) {
         runs.at += 1;
     }
@@ -343,6 +431,14 @@ unsafe extern "C" fn next_run(ctx: *mut c_void, offset: *mut usize, len: *mut us
 
 impl Drop for DmaMap {
     fn drop(&mut self) {
+        // Peer-to-peer entries through the host bridge are unlinked without
+        // CPU cache maintenance, one by one (they are rare); the runs of the
+        // others all at once.
+        for idx in 0..self.pfns.len() {
+            if self.pfns[idx] & P2PDMA != 0 {
+                self.unmap_pfn(idx);
+            }
+        }
         let dev = self.dev.as_raw();
         let dir = self.dir.as_raw();
         match &mut self.path {
@@ -366,7 +462,8 @@ impl Drop for DmaMap {
             }
             Path::Direct(list) => {
                 for (idx, word) in self.pfns.iter().enumerate() {
-                    if let (true, Some(list)) = (word & DMA_MAPPED != 0, &list) {
+                    let mapped = word & (DMA_MAPPED | P2PDMA_BUS) == DMA_MAPPED;
+                    if let (true, Some(list)) = (mapped, &list) {
                         // SAFETY: By the type invariant the entry is mapped
                         // at this address.
                         unsafe {
