@@ -306,7 +306,7 @@ unsafe extern "C" fn invalidate_callback(
     let (start, end) = {
         // SAFETY: As above.
         let range = unsafe { &*range };
-        (range.start as usize, range.end as usize)
+        (range.start, range.end)
     };
     // The sequence is bumped under the lock that `fault` checks it under.
     let mut map = mirror.map.lock();
