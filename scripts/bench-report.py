@@ -21,7 +21,7 @@ from collections import defaultdict
 LINE = re.compile(r'dma_bench: iommu=(\S+) mode=(\S+) layout=(\S+) path=(\S+) '
                   r'pages=(\d+) rep=(\d+) ns=(\d+) map_ns=(\d+) syncs=(\d+) '
                   r'state=(\d+) sg_nents=(\d+)')
-PATHS = ['map_page', 'map_sg', 'iova_batch', 'iova_on_demand']
+PATHS = ['map_page', 'map_sg', 'iova_batch', 'iova_on_demand', 'hmm_dma_map']
 
 
 def iommu_name(raw):

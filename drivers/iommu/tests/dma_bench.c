@@ -121,6 +121,18 @@ static int path_iova_on_demand(struct bench *b, unsigned int n)
 	return ret;
 }
 
+#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST) && IS_ENABLED(CONFIG_HMM_MIRROR)
+/* In dma_rust_kunit.rs: kernel::hmm::DmaMap, mapped at once, dropped. */
+int dma_bench_hmm(struct device *dev, struct page **pages, unsigned int n,
+		  u64 *mapped);
+
+/* HMM-style: a DmaMap's entries mapped with one sync, one-flush teardown. */
+static int path_hmm_dma_map(struct bench *b, unsigned int n)
+{
+	return dma_bench_hmm(b->dev, b->pages, n, &b->mapped);
+}
+#endif
+
 static const struct {
 	const char *name;
 	int (*run)(struct bench *b, unsigned int n);
@@ -131,6 +143,10 @@ static const struct {
 	{ "map_sg", path_map_sg, sizeof(struct scatterlist) },
 	{ "iova_batch", path_iova_batch, 0 },
 	{ "iova_on_demand", path_iova_on_demand, 0 },
+#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST) && IS_ENABLED(CONFIG_HMM_MIRROR)
+	/* The PFN word, which the HMM mirror keeps anyway. */
+	{ "hmm_dma_map", path_hmm_dma_map, sizeof(unsigned long) },
+#endif
 };
 
 static const unsigned int sizes[] = { 1, 16, 512, 4096 };

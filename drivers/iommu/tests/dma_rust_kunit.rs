@@ -838,6 +838,48 @@ mod hmm_dma {
         Ok(())
     }
 
+    /// For dma_bench.c: maps `n` pages through a [`DmaMap`] for `dev`, all
+    /// with one IOTLB sync, stores in `*mapped` when that is done, and drops
+    /// the map (one flush).
+    ///
+    /// # Safety
+    ///
+    /// `dev` is a bound device; `pages` holds `n` pages, which outlive the
+    /// call; `mapped` is writable.
+    #[no_mangle]
+    pub unsafe extern "C" fn dma_bench_hmm(
+        dev: *mut bindings::device,
+        pages: *const *mut bindings::page,
+        n: core::ffi::c_uint,
+        mapped: *mut u64,
+    ) -> c_int {
+        let n = n as usize;
+        // SAFETY: By the function's contract.
+        let dev = unsafe { Device::get_device(dev) };
+        let mut map = match DmaMap::new(&dev, n, DataDirection::Bidirectional) {
+            Ok(map) => map,
+            Err(err) => return err.to_errno(),
+        };
+        for i in 0..n {
+            // SAFETY: By the function's contract `pages` holds `n` pages.
+            let phys = unsafe { bindings::page_to_phys(*pages.add(i)) };
+            let entry = Pfn::from_raw((1 << 63) | (1 << 62) | (phys >> PAGE_SHIFT) as usize);
+            if let Err(err) = map.set_pfn(i, entry) {
+                return err.to_errno();
+            }
+        }
+        // SAFETY: The pages outlive the map.
+        let ret = unsafe { map.map_range(0, n) };
+        // SAFETY: `mapped` is writable; `ktime_get()` may be called anywhere.
+        unsafe { *mapped = bindings::ktime_get() as u64 };
+        drop(map);
+        match ret {
+            Ok(done) if done == n => 0,
+            Ok(_) => EIO.to_errno(),
+            Err(err) => err.to_errno(),
+        }
+    }
+
     /// P2PDMA on the P2P topology (x86_64_p2p.py): a page of an NVMe
     /// controller's memory buffer, as seen by an edu under the same switch
     /// and by an edu on the root complex.
