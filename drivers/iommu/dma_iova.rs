@@ -405,6 +405,21 @@ pub unsafe extern "C" fn dma_iova_free(
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };
 }
 
+/// Ends a teardown: flushes what `gather` holds and frees the IOVA, the
+/// flush queued with it in lazy mode; or, when part of a link stayed mapped
+/// (`KEEP_IOVA`), flushes and leaks the IOVA.
+fn finish(t: &Target<'_>, state: &bindings::dma_iova_state, mut gather: Pin<&mut Gather<'_>>) {
+    if state.__size & KEEP_IOVA != 0 {
+        // `free_iova()` leaks the IOVA.
+        gather.as_mut().sync();
+    } else if gather.is_queued() {
+        free_iova(t, state, gather.as_raw());
+    } else {
+        gather.as_mut().sync();
+        free_iova(t, state, ptr::null_mut());
+    }
+}
+
 fn free_iova(
     t: &Target<'_>,
     state: &bindings::dma_iova_state,
@@ -672,15 +687,7 @@ pub unsafe extern "C" fn dma_iova_destroy(
             if !done {
                 state.__size |= KEEP_IOVA;
             }
-            if state.__size & KEEP_IOVA != 0 {
-                // `free_iova()` leaks the IOVA.
-                gather.sync();
-            } else if gather.is_queued() {
-                free_iova(&t, state, gather.as_raw());
-            } else {
-                gather.sync();
-                free_iova(&t, state, ptr::null_mut());
-            }
+            finish(&t, state, gather);
         });
     }
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };
@@ -785,14 +792,7 @@ pub unsafe extern "C" fn dma_iova_destroy_runs(
                     state.__size |= KEEP_IOVA;
                 }
             }
-            if state.__size & KEEP_IOVA != 0 {
-                gather.sync();
-            } else if gather.is_queued() {
-                free_iova(&t, state, gather.as_raw());
-            } else {
-                gather.sync();
-                free_iova(&t, state, ptr::null_mut());
-            }
+            finish(&t, state, gather);
         });
     }
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };

@@ -469,10 +469,18 @@ fn mapper_moves_data(t: &Test) -> Outcome {
     Ok(())
 }
 
-fn mapper_falls_back_without_iommu(t: &Test) -> Outcome {
-    let dev = t.device(c_str!("dma-rust-plain"));
+/// A test device without IOMMU.
+fn plain_device(
+    t: &Test,
+    name: &'static CStr,
+) -> core::result::Result<ARef<Device>, kernel::kunit::Stop> {
+    let dev = t.device(name);
     t.ensure(dev.is_ok(), "a test device")?;
-    let dev = dev.unwrap();
+    Ok(dev.unwrap())
+}
+
+fn mapper_falls_back_without_iommu(t: &Test) -> Outcome {
+    let dev = plain_device(t, c_str!("dma-rust-plain"))?;
     t.expect_eq(
         dma::set_mask_and_coherent(&dev, 65).err(),
         Some(EINVAL),
@@ -712,9 +720,7 @@ mod hmm_dma {
     }
 
     fn direct_without_iommu(t: &Test) -> Outcome {
-        let dev = t.device(c_str!("hmm-dma-direct"));
-        t.ensure(dev.is_ok(), "a test device")?;
-        let dev = dev.unwrap();
+        let dev = plain_device(t, c_str!("hmm-dma-direct"))?;
         t.ensure(dma::set_mask_and_coherent(&dev, 64).is_ok(), "a DMA mask")?;
         let pages = pages(t, 2)?;
         let mut map = new_map(t, &dev, 2)?;
@@ -847,7 +853,7 @@ mod hmm_dma {
     /// `dev` is a bound device; `pages` holds `n` pages, which outlive the
     /// call; `mapped` is writable.
     #[no_mangle]
-    pub unsafe extern "C" fn dma_bench_hmm(
+    pub(crate) unsafe extern "C" fn dma_bench_hmm(
         dev: *mut bindings::device,
         pages: *const *mut bindings::page,
         n: core::ffi::c_uint,
