@@ -714,7 +714,7 @@ pub unsafe extern "C" fn dma_iova_destroy_runs(
     let size = reserved(state);
     // SAFETY: `dev` is valid and bound, by the function's contract.
     let target = unsafe { Target::of(dev) };
-    if let (true, Some(t), Some(next)) = (size != 0, target, next) {
+    if let (true, Some(t)) = (size != 0, target) {
         let mut attrs = Attrs::from_raw(attrs);
         let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
             attrs |= Attrs::SKIP_CPU_SYNC;
@@ -732,8 +732,9 @@ pub unsafe extern "C" fn dma_iova_destroy_runs(
             let mut free_from = 0u64;
             let (mut offset, mut len) = (0usize, 0usize);
             let mut as_given = true;
+            // No function: no runs.
             // SAFETY: By the function's contract.
-            while unsafe { next(ctx, &mut offset, &mut len) } {
+            while next.is_some_and(|next| unsafe { next(ctx, &mut offset, &mut len) }) {
                 let (off, n) = (offset as u64, len as u64);
                 let Some(end) = off.checked_add(n).filter(|&e| n != 0 && e <= size) else {
                     as_given = false;
@@ -777,20 +778,19 @@ pub unsafe extern "C" fn dma_iova_destroy_runs(
                     offset as u64,
                     len as u64,
                 );
-                // Leave nothing mapped: look every granule up.
-                if !t
-                    .unlink(
-                        swiotlb,
-                        state.addr,
-                        state.addr + (size - 1),
-                        dir,
-                        attrs,
-                        gather.as_mut(),
-                    )
-                    .1
-                {
-                    state.__size |= KEEP_IOVA;
-                }
+                // Look every granule up for what is still mapped; but a run
+                // unmapped blindly over a hole may have left a mapping the
+                // lookup cannot see (virtio-iommu), so the IOVA is never
+                // reused.
+                state.__size |= KEEP_IOVA;
+                t.unlink(
+                    swiotlb,
+                    state.addr,
+                    state.addr + (size - 1),
+                    dir,
+                    attrs,
+                    gather.as_mut(),
+                );
             }
             finish(&t, state, gather);
         });

@@ -634,13 +634,31 @@ mod hmm_dma {
         // SAFETY: Nothing is mapped by these.
         unsafe {
             t.expect_eq(map.map_pfn(n), Err(EINVAL), "entry out of range");
-            t.ensure(map.set_pfn(6, Pfn::from_raw(0)).is_ok(), "an empty entry")?;
+            // A mapped entry keeps its page, and write access, until it is
+            // unmapped.
+            let read_only = Pfn::from_raw((1 << 63) | (phys(&pages[6]) >> PAGE_SHIFT) as usize);
+            for (what, pfn) in [
+                ("no page", Pfn::from_raw(0)),
+                ("another page", entry(&pages[7])),
+                ("the page, read-only", read_only),
+            ] {
+                t.expect_eq(map.set_pfn(6, pfn), Err(EBUSY), what);
+            }
             t.expect(
-                map.pfn(6).is_some_and(Pfn::is_dma_mapped),
-                "setting an entry keeps its state",
+                map.set_pfn(6, entry(&pages[6])).is_ok(),
+                "the same entry again",
             );
+            t.expect(map.pfn(6).is_some_and(Pfn::is_dma_mapped), "still mapped");
             t.expect(map.unmap_pfn(6), "unmap entry 6");
+            t.ensure(map.set_pfn(6, Pfn::from_raw(0)).is_ok(), "an empty entry")?;
             t.expect_eq(map.map_pfn(6), Err(EINVAL), "an entry without a page");
+            // A page the process may only read is not mapped for writes.
+            t.ensure(map.set_pfn(6, read_only).is_ok(), "a read-only entry")?;
+            t.expect_eq(
+                map.map_pfn(6),
+                Err(EPERM),
+                "a read-only page, mapped both ways",
+            );
             t.ensure(
                 map.set_pfn(6, Pfn::from_raw(1 << 61)).is_ok(),
                 "an entry in error",

@@ -53,7 +53,6 @@ pub struct DmaMap {
     pfns: KVVec<c_ulong>,
     dir: DataDirection,
     path: Path,
-    p2p: P2p,
 }
 
 /// How the device reaches a page: as any page, peer to peer, or not.
@@ -124,21 +123,37 @@ impl DmaMap {
         let size = entries.checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
         let pfns = KVVec::from_elem(0, entries, GFP_KERNEL)?;
         let mut state = bindings::dma_iova_state { addr: 0, __size: 0 };
-        // SAFETY: `dev` is valid; `state` is a zeroed state of ours.
-        let path = if unsafe { bindings::dma_iova_try_alloc(dev.as_raw(), &mut state, 0, size) } {
-            Path::Iova(state)
-        } else if crate::dma::need_unmap(dev) {
-            Path::Direct(Some(KVVec::from_elem(0, entries, GFP_KERNEL)?))
-        } else {
-            Path::Direct(None)
+        let raw = dev.as_raw();
+        // SAFETY: `dev` is valid.
+        let (boundary, limited, coherent) = unsafe {
+            (
+                bindings::dma_get_merge_boundary(raw),
+                bindings::dma_addressing_limited(raw),
+                bindings::dev_is_dma_coherent(raw),
+            )
         };
+        // An IOMMU granule larger than a page would expose the neighbours
+        // of each entry's page.
+        let small_granule = (boundary as usize) < PAGE_SIZE;
+        // SAFETY: `dev` is valid; `state` is a zeroed state of ours.
+        let path =
+            if small_granule && unsafe { bindings::dma_iova_try_alloc(raw, &mut state, 0, size) } {
+                Path::Iova(state)
+            } else if limited || !coherent {
+                // The device would see bounce buffers, or need syncs that
+                // nothing does: a snapshot of the pages, not the pages.
+                return Err(EOPNOTSUPP);
+            } else if crate::dma::need_unmap(dev) {
+                Path::Direct(Some(KVVec::from_elem(0, entries, GFP_KERNEL)?))
+            } else {
+                Path::Direct(None)
+            };
         // INVARIANT: No entry is mapped.
         Ok(Self {
             dev: dev.clone(),
             pfns,
             dir,
             path,
-            p2p: P2p::new(),
         })
     }
 
@@ -165,10 +180,21 @@ impl DmaMap {
     /// Stores what `hmm_range_fault()` would for entry `idx`: its page and
     /// access flags, keeping the entry's DMA state.
     ///
-    /// Returns `EINVAL` for an entry out of range.
+    /// Returns `EINVAL` for an entry out of range, and `EBUSY` when the
+    /// entry is mapped and the new value has another page, or none, or
+    /// loses write access: unmap it first.
     pub fn set_pfn(&mut self, idx: usize, pfn: Pfn) -> Result {
         let word = self.pfns.get_mut(idx).ok_or(EINVAL)?;
-        // INVARIANT: The DMA state is kept.
+        let old = Pfn::from_raw(*word);
+        if old.is_dma_mapped()
+            && (!pfn.is_valid()
+                || pfn.pfn() != old.pfn()
+                || (old.is_writable() && !pfn.is_writable()))
+        {
+            return Err(EBUSY);
+        }
+        // INVARIANT: The DMA state is kept, and a mapped entry keeps its
+        // page.
         *word = (*word & INOUT_FLAGS) | (pfn.as_raw() & !INOUT_FLAGS);
         Ok(())
     }
@@ -203,7 +229,7 @@ impl DmaMap {
     /// lock that the mirror's invalidation takes to unmap it.
     pub unsafe fn map_pfn(&mut self, idx: usize) -> Result<DmaAddress> {
         // SAFETY: By the function's contract.
-        let addr = unsafe { self.map_one(idx) }?;
+        let addr = unsafe { self.map_one(idx, &mut P2p::new()) }?;
         if let Path::Iova(state) = &mut self.path {
             let offset = idx * PAGE_SIZE;
             // SAFETY: The entry was linked at `offset` by `map_one`.
@@ -234,13 +260,16 @@ impl DmaMap {
         }
         let mut mapped = 0;
         let mut result = Ok(());
+        // One answer per provider for the call: providers may come and go
+        // between calls.
+        let mut p2p = P2p::new();
         for idx in first..end {
             let pfn = Pfn::from_raw(self.pfns[idx]);
             if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
                 continue;
             }
             // SAFETY: By the function's contract.
-            match unsafe { self.map_one(idx) } {
+            match unsafe { self.map_one(idx, &mut p2p) } {
                 Ok(_) => mapped += 1,
                 Err(err) => {
                     result = Err(err);
@@ -272,7 +301,7 @@ impl DmaMap {
     /// # Safety
     ///
     /// As for [`DmaMap::map_pfn`].
-    unsafe fn map_one(&mut self, idx: usize) -> Result<DmaAddress> {
+    unsafe fn map_one(&mut self, idx: usize, p2p: &mut P2p) -> Result<DmaAddress> {
         let word = *self.pfns.get(idx).ok_or(EINVAL)?;
         let pfn = Pfn::from_raw(word);
         if pfn.is_error() {
@@ -281,12 +310,16 @@ impl DmaMap {
         if !pfn.is_valid() {
             return Err(EINVAL);
         }
+        // The device may write only what the process may.
+        if !pfn.is_writable() && self.dir != DataDirection::ToDevice {
+            return Err(EPERM);
+        }
         if let (true, Path::Iova(state)) = (pfn.is_dma_mapped() && !pfn.is_p2pdma_bus(), &self.path)
         {
             return Ok(state.addr + (idx * PAGE_SIZE) as u64);
         }
         // SAFETY: By the function's contract the page stays allocated.
-        let (reach, attrs) = match unsafe { self.p2p.reach(&self.dev, pfn.pfn()) } {
+        let (reach, attrs) = match unsafe { p2p.reach(&self.dev, pfn.pfn()) } {
             Reach::Map => (Reach::Map, 0),
             Reach::HostBridge => (
                 Reach::HostBridge,

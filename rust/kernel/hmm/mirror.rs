@@ -69,7 +69,9 @@ impl Mirror {
     /// process for `dev`, mapping them in direction `dir`.
     ///
     /// Returns `EINVAL` for an unaligned or empty range, or when the current
-    /// task has no address space.
+    /// task has no address space. Must not be called with the address
+    /// space's `mmap_lock` held (from a driver's `mmap()`, say): inserting
+    /// the notifier may take it.
     pub fn of_current(
         dev: &ARef<Device>,
         start: usize,
@@ -123,6 +125,11 @@ impl Mirror {
 
     /// Faults in entries `first..first + count`, writable when `write`,
     /// and calls `f` with the map under the lock, the entries current.
+    ///
+    /// `f` runs under the lock that invalidations take, which reclaim and
+    /// `munmap()` may wait for: it must not allocate memory in a way that
+    /// may reclaim (`GFP_KERNEL`), nor touch user memory. Mapping entries
+    /// is fine: the IOMMU's page tables are allocated atomically.
     ///
     /// Returns `EINVAL` for entries out of range, `EFAULT` when the process
     /// has gone or the addresses cannot be faulted, and `EBUSY` when
