@@ -561,6 +561,7 @@ mod hmm_dma {
         fn edu_count_syncs(domain: *mut c_void, on: bool);
         fn edu_syncs() -> core::ffi::c_uint;
         fn edu_syncs_reset();
+        fn edu_expect_p2p_host_bridge() -> bool;
     }
 
     /// The entry `hmm_range_fault()` gives for a writable page.
@@ -988,7 +989,34 @@ mod hmm_dma {
                 // SAFETY: As above.
                 let addr = unsafe { map.map_pfn(0) };
                 let got = map.pfn(0).unwrap_or(Pfn::from_raw(0));
-                if *root {
+                // SAFETY: Reads a module parameter.
+                let host_bridge = unsafe { edu_expect_p2p_host_bridge() };
+                if *root && host_bridge {
+                    root_seen = true;
+                    // An AMD Zen CPU's host bridge forwards P2P: mapped as
+                    // usual, through the IOMMU.
+                    t.expect_eq(ty, MapType::ThruHostBridge, "across the root complex");
+                    t.expect(
+                        got.is_dma_mapped() && got.is_p2pdma(),
+                        "mapped through the host bridge",
+                    );
+                    t.expect(!got.is_p2pdma_bus(), "not by bus address");
+                    // SAFETY: The device is bound (to the sample), in its
+                    // domain.
+                    let domain = unsafe { Domain::of_device(dev) };
+                    let iova = addr.unwrap_or(0);
+                    t.expect_eq(
+                        domain.map(|d| d.iova_to_phys(iova)),
+                        Some(phys),
+                        "the IOMMU maps the P2P page",
+                    );
+                    t.expect(map.unmap_pfn(0), "unmapped");
+                    t.expect_eq(
+                        domain.map(|d| d.iova_to_phys(iova)),
+                        Some(0),
+                        "and gone from the IOMMU",
+                    );
+                } else if *root {
                     root_seen = true;
                     // q35's host bridge is not on the P2PDMA whitelist.
                     t.expect_eq(ty, MapType::NotSupported, "across the root complex");

@@ -38,6 +38,11 @@ module_param(expect_domain, charp, 0444);
 MODULE_PARM_DESC(expect_domain,
 		 "Domain type the edu device must be in: dma (translating) or identity");
 
+static bool p2p_host_bridge;
+module_param(p2p_host_bridge, bool, 0444);
+MODULE_PARM_DESC(p2p_host_bridge,
+		 "The host bridge forwards peer-to-peer DMA (an AMD Zen CPU): expect it across the root complex");
+
 static DEFINE_MUTEX(edu_lock);
 static struct edu_device edu;
 static int edu_probe_err;
@@ -341,6 +346,16 @@ const char *edu_iommu_name(struct device *dev)
 const char *edu_expected_iommu(void)
 {
 	return expect_iommu && *expect_iommu ? expect_iommu : NULL;
+}
+
+/**
+ * edu_expect_p2p_host_bridge() - whether P2P DMA crosses the host bridge
+ *
+ * Return: %true when this boot's host bridge forwards peer-to-peer DMA.
+ */
+bool edu_expect_p2p_host_bridge(void)
+{
+	return p2p_host_bridge;
 }
 
 /**

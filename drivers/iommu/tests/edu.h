@@ -58,6 +58,7 @@ void edu_syncs_reset(void);
 
 const char *edu_iommu_name(struct device *dev);
 bool edu_expect_identity(void);
+bool edu_expect_p2p_host_bridge(void);
 const char *edu_expected_iommu(void);
 
 #endif /* _IOMMU_TESTS_EDU_H */

@@ -4,6 +4,8 @@
 # controller whose memory buffer (CMB) Linux registers as P2P memory, and
 # two edu devices as clients, one under the same PCIe switch as the NVMe
 # controller and one on the root complex.  Only the P2P suite runs here.
+# q35's host bridge does not forward P2P DMA (x86_64_p2p_amd.py: with an
+# AMD Zen CPU it does).
 #
 # Not virtio-iommu: at reboot, Linux 6.12 shuts the virtio-iommu down
 # before the NVMe controller, whose shutdown then waits for ever for its
