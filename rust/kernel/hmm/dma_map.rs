@@ -134,20 +134,22 @@ impl DmaMap {
         };
         // An IOMMU granule larger than a page would expose the neighbours
         // of each entry's page.
-        let small_granule = (boundary as usize) < PAGE_SIZE;
-        // SAFETY: `dev` is valid; `state` is a zeroed state of ours.
-        let path =
-            if small_granule && unsafe { bindings::dma_iova_try_alloc(raw, &mut state, 0, size) } {
-                Path::Iova(state)
-            } else if limited || !coherent {
-                // The device would see bounce buffers, or need syncs that
-                // nothing does: a snapshot of the pages, not the pages.
-                return Err(EOPNOTSUPP);
-            } else if crate::dma::need_unmap(dev) {
-                Path::Direct(Some(KVVec::from_elem(0, entries, GFP_KERNEL)?))
-            } else {
-                Path::Direct(None)
-            };
+        let small_granule = boundary < PAGE_SIZE;
+        let reserved = small_granule && {
+            // SAFETY: `dev` is valid; `state` is a zeroed state of ours.
+            unsafe { bindings::dma_iova_try_alloc(raw, &mut state, 0, size) }
+        };
+        let path = if reserved {
+            Path::Iova(state)
+        } else if limited || !coherent {
+            // The device would see bounce buffers, or need syncs that
+            // nothing does: a snapshot of the pages, not the pages.
+            return Err(EOPNOTSUPP);
+        } else if crate::dma::need_unmap(dev) {
+            Path::Direct(Some(KVVec::from_elem(0, entries, GFP_KERNEL)?))
+        } else {
+            Path::Direct(None)
+        };
         // INVARIANT: No entry is mapped.
         Ok(Self {
             dev: dev.clone(),
