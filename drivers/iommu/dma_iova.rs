@@ -405,6 +405,17 @@ pub unsafe extern "C" fn dma_iova_free(
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };
 }
 
+/// The direction and attributes of a teardown: nothing can be copied back
+/// for an unknown direction.
+fn teardown_dir(dir: bindings::dma_data_direction, attrs: c_ulong) -> (DataDirection, Attrs) {
+    let mut attrs = Attrs::from_raw(attrs);
+    let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
+        attrs |= Attrs::SKIP_CPU_SYNC;
+        DataDirection::Bidirectional
+    });
+    (dir, attrs)
+}
+
 /// Ends a teardown: flushes what `gather` holds and frees the IOVA, the
 /// flush queued with it in lazy mode; or, when part of a link stayed mapped
 /// (`KEEP_IOVA`), flushes and leaks the IOVA.
@@ -663,12 +674,7 @@ pub unsafe extern "C" fn dma_iova_destroy(
     // SAFETY: `dev` is valid and bound, by the function's contract.
     let target = unsafe { Target::of(dev) };
     if let (true, Some(t)) = (size != 0, target) {
-        let mut attrs = Attrs::from_raw(attrs);
-        let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
-            // Nothing can be copied back for an unknown direction.
-            attrs |= Attrs::SKIP_CPU_SYNC;
-            DataDirection::Bidirectional
-        });
+        let (dir, attrs) = teardown_dir(dir, attrs);
         let swiotlb = state.__size & USE_SWIOTLB != 0;
         let len = (mapped_len as u64).min(size);
 
@@ -715,11 +721,7 @@ pub unsafe extern "C" fn dma_iova_destroy_runs(
     // SAFETY: `dev` is valid and bound, by the function's contract.
     let target = unsafe { Target::of(dev) };
     if let (true, Some(t)) = (size != 0, target) {
-        let mut attrs = Attrs::from_raw(attrs);
-        let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
-            attrs |= Attrs::SKIP_CPU_SYNC;
-            DataDirection::Bidirectional
-        });
+        let (dir, attrs) = teardown_dir(dir, attrs);
         let swiotlb = state.__size & USE_SWIOTLB != 0;
         // Nothing to do per granule: a run is one unmap call.
         let blind = !swiotlb

@@ -667,6 +667,12 @@ mod hmm_dma {
             t.expect_eq(map.map_pfn(6), Err(EFAULT), "an entry in error");
         }
         drop(map);
+        expect_unmapped(t, domain, base, n);
+        Ok(())
+    }
+
+    /// Checks that the `n` pages from `base` are unmapped.
+    fn expect_unmapped(t: &Test, domain: &Domain, base: u64, n: usize) {
         for i in 0..n {
             t.expect_eq(
                 domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
@@ -674,7 +680,6 @@ mod hmm_dma {
                 "unmapped at drop",
             );
         }
-        Ok(())
     }
 
     /// Which entries of a map to map, by name.
@@ -853,13 +858,7 @@ mod hmm_dma {
             "no page at an unmapped address",
         );
         drop(mirror);
-        for i in 0..n {
-            t.expect_eq(
-                domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
-                0,
-                "unmapped at drop",
-            );
-        }
+        expect_unmapped(t, domain, base, n);
         Ok(())
     }
 
