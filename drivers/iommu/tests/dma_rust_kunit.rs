@@ -833,10 +833,22 @@ mod hmm_dma {
             "the process sees the device's copy",
         );
 
-        // munmap invalidates pages 2 and 3: unmapped and forgotten.
+        // munmap invalidates pages 2 and 3: unmapped and forgotten, with one
+        // IOTLB flush for the two.
+        // SAFETY: The domain's ops are not changed meanwhile.
+        unsafe {
+            edu_syncs_reset();
+            edu_count_syncs(domain.as_raw().cast(), true);
+        }
         // SAFETY: The range is the test's own mapping.
         let ret = unsafe { bindings::vm_munmap(addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE) };
+        // SAFETY: As above.
+        let syncs = unsafe {
+            edu_count_syncs(domain.as_raw().cast(), false);
+            edu_syncs()
+        };
         t.expect_eq(ret, 0, "munmap");
+        t.expect_eq(syncs, 1, "one IOTLB flush for the invalidated run");
         let _ = mirror.with(|m| {
             for i in 0..n {
                 let gone = i == 2 || i == 3;

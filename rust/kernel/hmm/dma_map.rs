@@ -384,6 +384,51 @@ impl DmaMap {
         }
     }
 
+    /// Unmaps the mapped entries of `first..first + count`; returns how
+    /// many there were.
+    ///
+    /// On the IOVA path each run of linked entries goes with one unlink,
+    /// and so one IOTLB flush, rather than one per entry.
+    pub fn unmap_range(&mut self, first: usize, count: usize) -> usize {
+        let end = first.saturating_add(count).min(self.len());
+        let linked = |word: c_ulong| word & (DMA_MAPPED | P2PDMA | P2PDMA_BUS) == DMA_MAPPED;
+        let mut unmapped = 0;
+        let mut idx = first;
+        while idx < end {
+            let run = matches!(self.path, Path::Iova(_)) && linked(self.pfns[idx]);
+            if !run {
+                unmapped += usize::from(self.unmap_pfn(idx));
+                idx += 1;
+                continue;
+            }
+            let start = idx;
+            while idx < end && linked(self.pfns[idx]) {
+                idx += 1;
+            }
+            if let Path::Iova(state) = &mut self.path {
+                // SAFETY: By the type invariant the entries of the run are
+                // linked at their offsets, each whole; the device is done
+                // with them.
+                unsafe {
+                    bindings::dma_iova_unlink(
+                        self.dev.as_raw(),
+                        state,
+                        start * PAGE_SIZE,
+                        (idx - start) * PAGE_SIZE,
+                        self.dir.as_raw(),
+                        0,
+                    )
+                };
+            }
+            for word in &mut self.pfns[start..idx] {
+                // INVARIANT: The entry is no longer mapped.
+                *word &= !INOUT_FLAGS;
+            }
+            unmapped += idx - start;
+        }
+        unmapped
+    }
+
     /// Unmaps entry `idx`; returns whether it was mapped.
     pub fn unmap_pfn(&mut self, idx: usize) -> bool {
         let Some(&word) = self.pfns.get(idx) else {

@@ -218,8 +218,11 @@ impl Mirror {
         let last = (end.saturating_sub(self.start))
             .div_ceil(PAGE_SIZE)
             .min(map.len());
+        if first >= last {
+            return;
+        }
+        map.unmap_range(first, last - first);
         for idx in first..last {
-            map.unmap_pfn(idx);
             // INVARIANT: Cleared, after unmapping, under the lock.
             let _ = map.set_pfn(idx, Pfn::from_raw(0));
         }
@@ -260,6 +263,11 @@ impl MirrorMap<'_> {
     /// See [`DmaMap::unmap_pfn`].
     pub fn unmap_pfn(&mut self, idx: usize) -> bool {
         self.map.unmap_pfn(idx)
+    }
+
+    /// See [`DmaMap::unmap_range`].
+    pub fn unmap_range(&mut self, first: usize, count: usize) -> usize {
+        self.map.unmap_range(first, count)
     }
 
     /// See [`DmaMap::pfn`].
