@@ -405,30 +405,64 @@ pub unsafe extern "C" fn dma_iova_free(
     *state = bindings::dma_iova_state { addr: 0, __size: 0 };
 }
 
-/// The direction and attributes of a teardown: nothing can be copied back
-/// for an unknown direction.
-fn teardown_dir(dir: bindings::dma_data_direction, attrs: c_ulong) -> (DataDirection, Attrs) {
-    let mut attrs = Attrs::from_raw(attrs);
-    let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
-        attrs |= Attrs::SKIP_CPU_SYNC;
-        DataDirection::Bidirectional
-    });
-    (dir, attrs)
+/// What a teardown unmaps with: the reservation's size, its direction and
+/// attributes (an unknown direction copies nothing back), and whether it
+/// bounces through swiotlb.
+struct Teardown {
+    size: u64,
+    dir: DataDirection,
+    attrs: Attrs,
+    swiotlb: bool,
 }
 
-/// Ends a teardown: flushes what `gather` holds and frees the IOVA, the
-/// flush queued with it in lazy mode; or, when part of a link stayed mapped
-/// (`KEEP_IOVA`), flushes and leaks the IOVA.
-fn finish(t: &Target<'_>, state: &bindings::dma_iova_state, mut gather: Pin<&mut Gather<'_>>) {
-    if state.__size & KEEP_IOVA != 0 {
-        // `free_iova()` leaks the IOVA.
-        gather.as_mut().sync();
-    } else if gather.is_queued() {
-        free_iova(t, state, gather.as_raw());
-    } else {
-        gather.as_mut().sync();
-        free_iova(t, state, ptr::null_mut());
+/// Tears down the reservation `state` of `dev`: `unmap` unmaps what is
+/// linked into the gather it is given, setting `KEEP_IOVA` when part of a
+/// link stays mapped; then the IOVA is freed, its flush queued with it in
+/// lazy mode, or, under `KEEP_IOVA`, flushed and leaked. The state ends
+/// zeroed.
+///
+/// # Safety
+///
+/// As for [`dma_iova_destroy`].
+unsafe fn teardown(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+    unmap: impl FnOnce(&Target<'_>, &mut bindings::dma_iova_state, &Teardown, Pin<&mut Gather<'_>>),
+) {
+    // SAFETY: The caller owns `*state`.
+    let state = unsafe { &mut *state };
+    let size = reserved(state);
+    // SAFETY: `dev` is valid and bound, by the function's contract.
+    let target = unsafe { Target::of(dev) };
+    if let (true, Some(t)) = (size != 0, target) {
+        let mut attrs = Attrs::from_raw(attrs);
+        let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
+            attrs |= Attrs::SKIP_CPU_SYNC;
+            DataDirection::Bidirectional
+        });
+        let how = Teardown {
+            size,
+            dir,
+            attrs,
+            swiotlb: state.__size & USE_SWIOTLB != 0,
+        };
+        // Bounced granules are released only after a synchronous flush.
+        Gather::with(t.domain, t.lazy() && !how.swiotlb, |mut gather| {
+            unmap(&t, state, &how, gather.as_mut());
+            if state.__size & KEEP_IOVA != 0 {
+                // `free_iova()` leaks the IOVA.
+                gather.sync();
+            } else if gather.is_queued() {
+                free_iova(&t, state, gather.as_raw());
+            } else {
+                gather.sync();
+                free_iova(&t, state, ptr::null_mut());
+            }
+        });
     }
+    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
 }
 
 fn free_iova(
@@ -668,35 +702,28 @@ pub unsafe extern "C" fn dma_iova_destroy(
     dir: bindings::dma_data_direction,
     attrs: c_ulong,
 ) {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
-    let size = reserved(state);
-    // SAFETY: `dev` is valid and bound, by the function's contract.
-    let target = unsafe { Target::of(dev) };
-    if let (true, Some(t)) = (size != 0, target) {
-        let (dir, attrs) = teardown_dir(dir, attrs);
-        let swiotlb = state.__size & USE_SWIOTLB != 0;
-        let len = (mapped_len as u64).min(size);
-
-        // Bounced granules are released only after a synchronous flush.
-        Gather::with(t.domain, t.lazy() && !swiotlb, |mut gather| {
-            let done = len == 0
-                || t.unlink(
-                    swiotlb,
+    let unmap = |t: &Target<'_>,
+                 state: &mut bindings::dma_iova_state,
+                 how: &Teardown,
+                 gather: Pin<&mut Gather<'_>>| {
+        let len = (mapped_len as u64).min(how.size);
+        if len != 0
+            && !t
+                .unlink(
+                    how.swiotlb,
                     state.addr,
                     state.addr + (len - 1),
-                    dir,
-                    attrs,
-                    gather.as_mut(),
+                    how.dir,
+                    how.attrs,
+                    gather,
                 )
-                .1;
-            if !done {
-                state.__size |= KEEP_IOVA;
-            }
-            finish(&t, state, gather);
-        });
-    }
-    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+                .1
+        {
+            state.__size |= KEEP_IOVA;
+        }
+    };
+    // SAFETY: By the function's contract.
+    unsafe { teardown(dev, state, dir, attrs, unmap) };
 }
 
 /// Unlinks the runs a caller gives and releases a reservation; see
@@ -715,89 +742,84 @@ pub unsafe extern "C" fn dma_iova_destroy_runs(
     dir: bindings::dma_data_direction,
     attrs: c_ulong,
 ) {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
-    let size = reserved(state);
-    // SAFETY: `dev` is valid and bound, by the function's contract.
-    let target = unsafe { Target::of(dev) };
-    if let (true, Some(t)) = (size != 0, target) {
-        let (dir, attrs) = teardown_dir(dir, attrs);
-        let swiotlb = state.__size & USE_SWIOTLB != 0;
+    let unmap = |t: &Target<'_>,
+                 state: &mut bindings::dma_iova_state,
+                 how: &Teardown,
+                 mut gather: Pin<&mut Gather<'_>>| {
+        let (size, dir, attrs, swiotlb) = (how.size, how.dir, how.attrs, how.swiotlb);
         // Nothing to do per granule: a run is one unmap call.
         let blind = !swiotlb
             && (t.coherent()
                 || attrs.contains(Attrs::SKIP_CPU_SYNC)
                 || dir == DataDirection::ToDevice);
         let g = t.granule;
-        Gather::with(t.domain, t.lazy() && !swiotlb, |mut gather| {
-            // The first granule a run may start in.
-            let mut free_from = 0u64;
-            let (mut offset, mut len) = (0usize, 0usize);
-            let mut as_given = true;
-            // No function: no runs.
-            // SAFETY: By the function's contract.
-            while next.is_some_and(|next| unsafe { next(ctx, &mut offset, &mut len) }) {
-                let (off, n) = (offset as u64, len as u64);
-                let Some(end) = off.checked_add(n).filter(|&e| n != 0 && e <= size) else {
-                    as_given = false;
-                    break;
-                };
-                // The run in whole granules of the domain.
-                let first = (state.addr + off) & !(g - 1);
-                let last = (state.addr + end - 1) | (g - 1);
-                if first < free_from {
-                    as_given = false;
-                    break;
-                }
-                free_from = last + 1;
-                let done = if blind {
-                    let want = (last - first + 1) as usize;
-                    // SAFETY: The caller linked exactly this run, in this
-                    // domain, and the device no longer uses it.
-                    let unmapped = unsafe { t.domain.unmap(first as usize, want, gather.as_mut()) };
-                    unmapped == want
-                } else {
-                    let (holes, done) = t.unlink(
-                        swiotlb,
-                        state.addr + off,
-                        state.addr + end - 1,
-                        dir,
-                        attrs,
-                        gather.as_mut(),
-                    );
-                    done && !holes
-                };
-                if !done {
-                    as_given = false;
-                    break;
-                }
+        // The first granule a run may start in.
+        let mut free_from = 0u64;
+        let (mut offset, mut len) = (0usize, 0usize);
+        let mut as_given = true;
+        // No function: no runs.
+        // SAFETY: By the function's contract.
+        while next.is_some_and(|next| unsafe { next(ctx, &mut offset, &mut len) }) {
+            let (off, n) = (offset as u64, len as u64);
+            let Some(end) = off.checked_add(n).filter(|&e| n != 0 && e <= size) else {
+                as_given = false;
+                break;
+            };
+            // The run in whole granules of the domain.
+            let first = (state.addr + off) & !(g - 1);
+            let last = (state.addr + end - 1) | (g - 1);
+            if first < free_from {
+                as_given = false;
+                break;
             }
-            if !as_given {
-                warn_once(
-                    &BAD_CALL,
-                    dev,
-                    c_str!("dma_iova_destroy_runs: run [%#llx, +%#llx) was not linked as given\n"),
-                    offset as u64,
-                    len as u64,
-                );
-                // Look every granule up for what is still mapped; but a run
-                // unmapped blindly over a hole may have left a mapping the
-                // lookup cannot see (virtio-iommu), so the IOVA is never
-                // reused.
-                state.__size |= KEEP_IOVA;
-                t.unlink(
+            free_from = last + 1;
+            let done = if blind {
+                let want = (last - first + 1) as usize;
+                // SAFETY: The caller linked exactly this run, in this
+                // domain, and the device no longer uses it.
+                let unmapped = unsafe { t.domain.unmap(first as usize, want, gather.as_mut()) };
+                unmapped == want
+            } else {
+                let (holes, done) = t.unlink(
                     swiotlb,
-                    state.addr,
-                    state.addr + (size - 1),
+                    state.addr + off,
+                    state.addr + end - 1,
                     dir,
                     attrs,
                     gather.as_mut(),
                 );
+                done && !holes
+            };
+            if !done {
+                as_given = false;
+                break;
             }
-            finish(&t, state, gather);
-        });
-    }
-    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+        }
+        if !as_given {
+            warn_once(
+                &BAD_CALL,
+                dev,
+                c_str!("dma_iova_destroy_runs: run [%#llx, +%#llx) was not linked as given\n"),
+                offset as u64,
+                len as u64,
+            );
+            // Look every granule up for what is still mapped; but a run
+            // unmapped blindly over a hole may have left a mapping the
+            // lookup cannot see (virtio-iommu), so the IOVA is never
+            // reused.
+            state.__size |= KEEP_IOVA;
+            t.unlink(
+                swiotlb,
+                state.addr,
+                state.addr + (size - 1),
+                dir,
+                attrs,
+                gather,
+            );
+        }
+    };
+    // SAFETY: By the function's contract.
+    unsafe { teardown(dev, state, dir, attrs, unmap) };
 }
 
 /// Whether streaming mappings of `dev` need unmapping; see
