@@ -8,8 +8,8 @@ Prints one line per boot and, last, the total:
 
     kunit: N passed, N failed, N skipped
 
-and exits non-zero when any case failed or crashed, or a boot left no result
-or ran no test at all.
+and exits non-zero when any case failed or crashed, or a boot left no result,
+ran no test at all or skipped every test.
 """
 
 import json
@@ -45,6 +45,10 @@ def main(args):
             boot['failed'] += 1
         if boot['passed'] + boot['failed'] + boot['skipped'] == 0:
             print(f'{name}: no test ran')
+            boot['failed'] += 1
+        elif boot['passed'] == 0:
+            # A boot whose device is missing skips everything.
+            print(f'{name}: every test skipped')
             boot['failed'] += 1
         print(f"{name}: {boot['passed']} passed, {boot['failed']} failed, "
               f"{boot['skipped']} skipped")

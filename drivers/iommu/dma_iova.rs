@@ -540,9 +540,10 @@ unsafe fn link(
         return Err(EINVAL);
     }
 
-    // SAFETY: `dev` is valid.
-    let bounce = unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) }
-        && (pad != 0 || t.offset(end_phys) != 0);
+    // Only a partial granule may bounce: the cheap test first.
+    let bounce = (pad != 0 || t.offset(end_phys) != 0)
+        // SAFETY: `dev` is valid.
+        && unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) };
     if !bounce {
         let len = t.align(size + pad).ok_or(EOVERFLOW)?;
         // SAFETY: The range is part of the caller's reservation, and the

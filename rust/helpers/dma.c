@@ -77,6 +77,7 @@ int rust_helper_dma_mapping_error(struct device *dev, dma_addr_t dma_addr)
  * The two-step API is made of inline stubs when CONFIG_IOMMU_DMA_IOVA is
  * off; where the functions exist, Rust calls them directly.
  */
+#ifndef CONFIG_IOMMU_DMA_IOVA
 bool rust_helper_dma_iova_try_alloc(struct device *dev,
 				    struct dma_iova_state *state,
 				    phys_addr_t phys, size_t size)
@@ -119,7 +120,18 @@ void rust_helper_dma_iova_destroy(struct device *dev,
 	dma_iova_destroy(dev, state, mapped_len, dir, attrs);
 }
 
+void rust_helper_dma_iova_destroy_runs(struct device *dev,
+				       struct dma_iova_state *state,
+				       bool (*next)(void *ctx, size_t *offset,
+						    size_t *len),
+				       void *ctx, enum dma_data_direction dir,
+				       unsigned long attrs)
+{
+	dma_iova_destroy_runs(dev, state, next, ctx, dir, attrs);
+}
+
 bool rust_helper_dma_need_unmap(struct device *dev)
 {
 	return dma_need_unmap(dev);
 }
+#endif

@@ -40,7 +40,7 @@ use crate::{
     bindings, device,
     error::{code::*, to_result, Error, Result},
     io::Io,
-    str::CStr,
+    str::{CStr, RawFormatter},
     types::{ARef, AlwaysRefCounted, Opaque},
     ThisModule,
 };
@@ -617,23 +617,20 @@ impl<T: Driver> Attribute<T> {
 
 /// The text of a sysfs file being read: at most a page, cut beyond that
 /// (as `sysfs_emit()` does).
-pub struct AttributeText {
-    buf: *mut u8,
-    len: usize,
-}
+pub struct AttributeText(RawFormatter);
 
 impl AttributeText {
     const CAPACITY: usize = crate::page::PAGE_SIZE - 1;
+
+    /// The bytes written, at most a page less one.
+    fn len(&self) -> usize {
+        self.0.bytes_written().min(Self::CAPACITY)
+    }
 }
 
 impl fmt::Write for AttributeText {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(Self::CAPACITY - self.len);
-        // SAFETY: `buf` is a page that sysfs gave the show callback, and
-        // `len + n` stays below its end.
-        unsafe { ptr::copy_nonoverlapping(s.as_ptr(), self.buf.add(self.len), n) };
-        self.len += n;
-        Ok(())
+        self.0.write_str(s)
     }
 }
 
@@ -654,12 +651,12 @@ unsafe extern "C" fn show_callback<T: Driver>(
             &*bindings::dev_get_drvdata(dev).cast::<T>(),
         )
     };
-    let mut text = AttributeText {
-        buf: buf.cast(),
-        len: 0,
-    };
+    // SAFETY: `buf` is a page that sysfs gave the show callback, which
+    // outlives `text`.
+    let raw = unsafe { RawFormatter::from_buffer(buf.cast(), AttributeText::CAPACITY) };
+    let mut text = AttributeText(raw);
     match attr.show.map(|show| show(data, &mut text)) {
-        Some(Ok(())) => text.len as isize,
+        Some(Ok(())) => text.len() as isize,
         Some(Err(err)) => err.to_errno() as isize,
         None => EIO.to_errno() as isize,
     }

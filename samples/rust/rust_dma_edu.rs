@@ -48,6 +48,7 @@ use kernel::{
     pci,
     prelude::*,
     sync::Mutex,
+    time::Ktime,
     types::ARef,
 };
 
@@ -711,8 +712,7 @@ fn alloc_pages(n: usize, pattern: Option<&Pattern>) -> Result<KVec<Page>> {
 }
 
 fn now_ns() -> u64 {
-    // SAFETY: `ktime_get()` may be called from any context.
-    unsafe { bindings::ktime_get() as u64 }
+    Ktime::ktime_get().to_ns() as u64
 }
 
 #[cfg(CONFIG_SAMPLE_RUST_DMA_EDU_KUNIT_TEST)]

@@ -91,6 +91,17 @@ fn phys(page: &Page) -> u64 {
     unsafe { bindings::page_to_phys(page.as_ptr()) }
 }
 
+/// Checks that the IOMMU maps none of the `n` pages from `base`.
+fn expect_unmapped(t: &Test, domain: &Domain, base: u64, n: usize) {
+    for i in 0..n {
+        t.expect_eq(
+            domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
+            0,
+            "unmapped",
+        );
+    }
+}
+
 /// A page-sized buffer, off the kernel stack.
 fn buffer(t: &Test) -> core::result::Result<KVec<u8>, kernel::kunit::Stop> {
     let buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL);
@@ -188,13 +199,7 @@ fn reservation_links_and_moves_data(t: &Test) -> Outcome {
     );
 
     iova.destroy();
-    for i in 0..NPAGES {
-        t.expect_eq(
-            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
-            0,
-            "unmapped",
-        );
-    }
+    expect_unmapped(t, domain(&dev), base, NPAGES);
     Ok(())
 }
 
@@ -240,13 +245,7 @@ fn teardown_with_holes(t: &Test) -> Outcome {
         }
         // Dropped here, with holes.
     }
-    for i in 0..NPAGES {
-        t.expect_eq(
-            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
-            0,
-            "unmapped",
-        );
-    }
+    expect_unmapped(t, domain(&dev), base, NPAGES);
     // The device no longer reaches page 6.
     fill(t, &pages[6], 0x5a)?;
     fill(t, &pages[7], 0x5a)?;
@@ -418,13 +417,7 @@ fn scope_tears_down(t: &Test) -> Outcome {
         "the device copied page 0 to page 1",
     );
     // The scope tore the reservation down.
-    for i in 0..2 {
-        t.expect_eq(
-            domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64),
-            0,
-            "unmapped",
-        );
-    }
+    expect_unmapped(t, domain(&dev), base, 2);
     Ok(())
 }
 
@@ -566,7 +559,28 @@ mod hmm_dma {
 
     /// The entry `hmm_range_fault()` gives for a writable page.
     fn entry(page: &Page) -> Pfn {
-        Pfn::from_raw((1 << 63) | (1 << 62) | (phys(page) >> PAGE_SHIFT) as usize)
+        entry_pfn((phys(page) >> PAGE_SHIFT) as usize)
+    }
+
+    /// The entry `hmm_range_fault()` gives for a writable page frame.
+    fn entry_pfn(pfn: usize) -> Pfn {
+        Pfn::from_raw((1 << 63) | (1 << 62) | pfn)
+    }
+
+    /// Runs `f`, counting the IOTLB syncs of `domain` meanwhile.
+    fn counted<R>(domain: &Domain, f: impl FnOnce() -> R) -> (R, core::ffi::c_uint) {
+        // SAFETY: The domain's ops are not changed meanwhile.
+        unsafe {
+            edu_syncs_reset();
+            edu_count_syncs(domain.as_raw().cast(), true);
+        }
+        let ret = f();
+        // SAFETY: As above.
+        let syncs = unsafe {
+            edu_count_syncs(domain.as_raw().cast(), false);
+            edu_syncs()
+        };
+        (ret, syncs)
     }
 
     fn new_map(t: &Test, dev: &ARef<Device>, n: usize) -> core::result::Result<DmaMap, Stop> {
@@ -671,17 +685,6 @@ mod hmm_dma {
         Ok(())
     }
 
-    /// Checks that the `n` pages from `base` are unmapped.
-    fn expect_unmapped(t: &Test, domain: &Domain, base: u64, n: usize) {
-        for i in 0..n {
-            t.expect_eq(
-                domain.iova_to_phys(base + (i * PAGE_SIZE) as u64),
-                0,
-                "unmapped at drop",
-            );
-        }
-    }
-
     /// Which entries of a map to map, by name.
     type Pattern = (&'static str, fn(usize) -> bool);
 
@@ -709,20 +712,12 @@ mod hmm_dma {
                     runs += usize::from(i == 0 || !mapped(i - 1));
                 }
             }
-            // SAFETY: The domain's ops are not changed meanwhile.
-            unsafe {
-                edu_syncs_reset();
-                edu_count_syncs(domain.as_raw().cast(), true);
-            }
-            drop(map);
-            // A lazy domain flushes from its flush queue, within 10 ms.
-            // SAFETY: Tests may sleep.
-            unsafe { bindings::msleep(50) };
-            // SAFETY: As above.
-            let syncs = unsafe {
-                edu_count_syncs(domain.as_raw().cast(), false);
-                edu_syncs()
-            };
+            let ((), syncs) = counted(domain, || {
+                drop(map);
+                // A lazy domain flushes from its flush queue, within 10 ms.
+                // SAFETY: Tests may sleep.
+                unsafe { bindings::msleep(50) };
+            });
             t.info(format_args!(
                 "{}: {} runs, {} IOTLB flushes",
                 name, runs, syncs
@@ -835,21 +830,13 @@ mod hmm_dma {
 
         // munmap invalidates pages 2 and 3: unmapped and forgotten, with one
         // IOTLB flush for the two.
-        // SAFETY: The domain's ops are not changed meanwhile.
-        unsafe {
-            edu_syncs_reset();
-            edu_count_syncs(domain.as_raw().cast(), true);
-        }
         // SAFETY: The range is the test's own mapping.
-        let ret = unsafe { bindings::vm_munmap(addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE) };
-        // SAFETY: As above.
-        let syncs = unsafe {
-            edu_count_syncs(domain.as_raw().cast(), false);
-            edu_syncs()
-        };
+        let (ret, syncs) = counted(domain, || unsafe {
+            bindings::vm_munmap(addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE)
+        });
         t.expect_eq(ret, 0, "munmap");
         t.expect_eq(syncs, 1, "one IOTLB flush for the invalidated run");
-        let _ = mirror.with(|m| {
+        let checked = mirror.with(|m| {
             for i in 0..n {
                 let gone = i == 2 || i == 3;
                 let pfn = m.pfn(i).unwrap_or(Pfn::from_raw(0));
@@ -865,6 +852,7 @@ mod hmm_dma {
                 "an invalidated entry is not mapped",
             );
         });
+        t.ensure(checked.is_ok(), "the map after munmap")?;
         t.expect(
             mirror.fault(2, 1, false, |_| ()).is_err(),
             "no page at an unmapped address",
@@ -899,7 +887,7 @@ mod hmm_dma {
         for i in 0..n {
             // SAFETY: By the function's contract `pages` holds `n` pages.
             let phys = unsafe { bindings::page_to_phys(*pages.add(i)) };
-            let entry = Pfn::from_raw((1 << 63) | (1 << 62) | (phys >> PAGE_SHIFT) as usize);
+            let entry = entry_pfn((phys >> PAGE_SHIFT) as usize);
             if let Err(err) = map.set_pfn(i, entry) {
                 return err.to_errno();
             }
@@ -983,7 +971,7 @@ mod hmm_dma {
 
         fn check_clients(t: &Test, bus: u64, phys: u64) -> Outcome {
             let pfn = (phys >> PAGE_SHIFT) as usize;
-            let entry = Pfn::from_raw((1 << 63) | (1 << 62) | pfn);
+            let p2p_entry = entry_pfn(pfn);
             let edus = edus();
             t.expect_eq(
                 edus.len(),
@@ -996,7 +984,7 @@ mod hmm_dma {
                 // SAFETY: The P2P page is allocated until the end.
                 let ty = unsafe { state.map_type(dev, pfn) };
                 let mut map = new_map(t, dev, 2)?;
-                t.ensure(map.set_pfn(0, entry).is_ok(), "a P2P entry")?;
+                t.ensure(map.set_pfn(0, p2p_entry).is_ok(), "a P2P entry")?;
                 // SAFETY: As above.
                 let addr = unsafe { map.map_pfn(0) };
                 let got = map.pfn(0).unwrap_or(Pfn::from_raw(0));
@@ -1054,7 +1042,7 @@ mod hmm_dma {
                 }
                 // A page of RAM in the same map is mapped as usual.
                 let page = pages(t, 1)?;
-                t.ensure(map.set_pfn(1, entry_of(&page[0])).is_ok(), "a RAM entry")?;
+                t.ensure(map.set_pfn(1, entry(&page[0])).is_ok(), "a RAM entry")?;
                 // SAFETY: `page` outlives the map, dropped first.
                 let ram = unsafe { map.map_pfn(1) };
                 t.expect(ram.is_ok() && ram != Ok(bus), "RAM mapped as usual");
@@ -1062,10 +1050,6 @@ mod hmm_dma {
             }
             t.expect(switch_seen && root_seen, "both clients");
             Ok(())
-        }
-
-        fn entry_of(page: &Page) -> Pfn {
-            entry(page)
         }
 
         kernel::kunit_suite! {

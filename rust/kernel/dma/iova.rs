@@ -387,14 +387,6 @@ impl<'a> Reservation<'a> {
             self.starts[i / 64] &= !(1 << (i % 64));
         }
     }
-
-    /// The linked granules form one run from granule 0: `Some(end)` of it
-    /// (`Some(0)` when nothing is linked), `None` when there are holes.
-    fn one_run(&self) -> Option<usize> {
-        let granules = (self.head + self.size).div_ceil(self.granule);
-        let end = (0..granules).find(|&i| !self.bit(i)).unwrap_or(granules);
-        (end..granules).all(|i| !self.bit(i)).then_some(end)
-    }
 }
 
 /// A reservation that lives in [`Reservation::scope`]: it cannot leave the
@@ -505,31 +497,61 @@ impl<'a> core::ops::Deref for Scoped<'_, 'a> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        let dev = self.dev.as_raw();
-        match self.one_run() {
-            // Without holes, one call unmaps everything and frees the IOVA.
-            Some(end) => {
-                let mapped = if end == 0 { 0 } else { self.span(0, end).1 };
-                // SAFETY: `dev` is valid and `state` its reservation, linked
-                // exactly in `[0, mapped)`.
-                unsafe {
-                    bindings::dma_iova_destroy(
-                        dev,
-                        &mut self.state,
-                        mapped,
-                        self.dir.as_raw(),
-                        self.attrs.as_raw(),
-                    )
-                };
-            }
-            // The C API may not unmap across a hole: unlink each run first.
-            None => {
-                let granules = (self.head + self.size).div_ceil(self.granule);
-                self.unlink_granules(0, granules);
-                // SAFETY: `dev` is valid and `state` its reservation, with
-                // nothing linked any more.
-                unsafe { bindings::dma_iova_free(dev, &mut self.state) };
-            }
-        }
+        // One pass over the runs the bitmap records, one IOTLB flush, and
+        // no lookup of the IOMMU's page tables.
+        let mut state = self.state;
+        let mut runs = LinkedRuns {
+            iova: self,
+            at: 0,
+            granules: (self.head + self.size).div_ceil(self.granule),
+        };
+        // SAFETY: `dev` is valid and `state` its reservation; the runs are
+        // exactly what is linked (they share no granule: a granule between
+        // them is free), and the device is done with them.
+        unsafe {
+            bindings::dma_iova_destroy_runs(
+                self.dev.as_raw(),
+                &mut state,
+                Some(next_linked_run),
+                core::ptr::from_mut(&mut runs).cast(),
+                self.dir.as_raw(),
+                self.attrs.as_raw(),
+            )
+        };
+        self.state = state;
     }
+}
+
+/// The runs of linked granules of a reservation, for
+/// `dma_iova_destroy_runs()`.
+struct LinkedRuns<'a, 'b> {
+    iova: &'a Reservation<'b>,
+    at: usize,
+    granules: usize,
+}
+
+/// Gives the next run of linked granules, as a byte range of the
+/// reservation.
+///
+/// # Safety
+///
+/// `ctx` is a `LinkedRuns`; `offset` and `len` are writable.
+unsafe extern "C" fn next_linked_run(
+    ctx: *mut core::ffi::c_void,
+    offset: *mut usize,
+    len: *mut usize,
+) -> bool {
+    // SAFETY: By the function's contract.
+    let runs = unsafe { &mut *ctx.cast::<LinkedRuns<'_, '_>>() };
+    let iova = runs.iova;
+    let Some(start) = (runs.at..runs.granules).find(|&i| iova.bit(i)) else {
+        return false;
+    };
+    let stop = (start..runs.granules)
+        .find(|&i| !iova.bit(i))
+        .unwrap_or(runs.granules);
+    runs.at = stop;
+    // SAFETY: By the function's contract.
+    unsafe { (*offset, *len) = iova.span(start, stop) };
+    true
 }

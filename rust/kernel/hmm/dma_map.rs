@@ -231,15 +231,11 @@ impl DmaMap {
     /// lock that the mirror's invalidation takes to unmap it.
     pub unsafe fn map_pfn(&mut self, idx: usize) -> Result<DmaAddress> {
         // SAFETY: By the function's contract.
-        let addr = unsafe { self.map_one(idx, &mut P2p::new()) }?;
-        if let Path::Iova(state) = &mut self.path {
-            let offset = idx * PAGE_SIZE;
-            // SAFETY: The entry was linked at `offset` by `map_one`.
-            let ret =
-                unsafe { bindings::dma_iova_sync(self.dev.as_raw(), state, offset, PAGE_SIZE) };
-            if ret != 0 {
+        let (addr, linked) = unsafe { self.map_one(idx, &mut P2p::new()) }?;
+        if linked {
+            if let Err(err) = self.sync(idx, idx) {
                 self.unmap_pfn(idx);
-                return Err(crate::error::Error::from_errno(ret));
+                return Err(err);
             }
         }
         Ok(addr)
@@ -262,6 +258,8 @@ impl DmaMap {
         }
         let mut mapped = 0;
         let mut result = Ok(());
+        // The entries linked, to sync.
+        let mut linked: Option<(usize, usize)> = None;
         // One answer per provider for the call: providers may come and go
         // between calls.
         let mut p2p = P2p::new();
@@ -272,38 +270,53 @@ impl DmaMap {
             }
             // SAFETY: By the function's contract.
             match unsafe { self.map_one(idx, &mut p2p) } {
-                Ok(_) => mapped += 1,
+                Ok((_, link)) => {
+                    mapped += 1;
+                    if link {
+                        linked = Some((linked.map_or(idx, |(lo, _)| lo), idx));
+                    }
+                }
                 Err(err) => {
                     result = Err(err);
                     break;
                 }
             }
         }
-        if let Path::Iova(state) = &mut self.path {
-            if mapped != 0 {
-                // SAFETY: The range is in the reservation.
-                let ret = unsafe {
-                    bindings::dma_iova_sync(
-                        self.dev.as_raw(),
-                        state,
-                        first * PAGE_SIZE,
-                        count * PAGE_SIZE,
-                    )
-                };
-                if ret != 0 && result.is_ok() {
-                    result = Err(crate::error::Error::from_errno(ret));
-                }
+        if let Some((lo, hi)) = linked {
+            let synced = self.sync(lo, hi);
+            if result.is_ok() {
+                result = synced;
             }
         }
         result.map(|()| mapped)
     }
 
-    /// Maps entry `idx` without syncing the IOTLB.
+    /// Makes the links of entries `lo..=hi` visible to the device, on the
+    /// IOVA path.
+    fn sync(&mut self, lo: usize, hi: usize) -> Result {
+        let Path::Iova(state) = &mut self.path else {
+            return Ok(());
+        };
+        // SAFETY: `dev` and `state` are valid; the entries are in the
+        // reservation.
+        let ret = unsafe {
+            bindings::dma_iova_sync(
+                self.dev.as_raw(),
+                state,
+                lo * PAGE_SIZE,
+                (hi - lo + 1) * PAGE_SIZE,
+            )
+        };
+        crate::error::to_result(ret)
+    }
+
+    /// Maps entry `idx` without syncing the IOTLB; returns its address and
+    /// whether it was linked now (and so needs a sync).
     ///
     /// # Safety
     ///
     /// As for [`DmaMap::map_pfn`].
-    unsafe fn map_one(&mut self, idx: usize, p2p: &mut P2p) -> Result<DmaAddress> {
+    unsafe fn map_one(&mut self, idx: usize, p2p: &mut P2p) -> Result<(DmaAddress, bool)> {
         let word = *self.pfns.get(idx).ok_or(EINVAL)?;
         let pfn = Pfn::from_raw(word);
         if pfn.is_error() {
@@ -316,9 +329,13 @@ impl DmaMap {
         if !pfn.is_writable() && self.dir != DataDirection::ToDevice {
             return Err(EPERM);
         }
-        if let (true, Path::Iova(state)) = (pfn.is_dma_mapped() && !pfn.is_p2pdma_bus(), &self.path)
-        {
-            return Ok(state.addr + (idx * PAGE_SIZE) as u64);
+        if pfn.is_dma_mapped() && !pfn.is_p2pdma_bus() {
+            match &self.path {
+                Path::Iova(state) => return Ok((state.addr + (idx * PAGE_SIZE) as u64, false)),
+                Path::Direct(Some(list)) => return Ok((list[idx], false)),
+                // Mapping is stateless for this device: map again.
+                Path::Direct(None) => (),
+            }
         }
         // SAFETY: By the function's contract the page stays allocated.
         let (reach, attrs) = match unsafe { p2p.reach(&self.dev, pfn.pfn()) } {
@@ -330,7 +347,7 @@ impl DmaMap {
             Reach::Bus(addr) => {
                 // INVARIANT: Reached by bus address: nothing to unmap.
                 self.pfns[idx] |= DMA_MAPPED | P2PDMA_BUS;
-                return Ok(addr);
+                return Ok((addr, false));
             }
             Reach::No => return Err(EREMOTEIO),
         };
@@ -353,12 +370,9 @@ impl DmaMap {
                 crate::error::to_result(ret)?;
                 // INVARIANT: The entry is linked at its offset.
                 self.pfns[idx] |= DMA_MAPPED | p2p;
-                Ok(state.addr + offset as u64)
+                Ok((state.addr + offset as u64, true))
             }
             Path::Direct(list) => {
-                if let (true, Some(list)) = (pfn.is_dma_mapped(), &list) {
-                    return Ok(list[idx]);
-                }
                 // SAFETY: The page is valid while mapped, by the function's
                 // contract, and `dev` is valid.
                 let addr = unsafe {
@@ -369,17 +383,21 @@ impl DmaMap {
                 if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
                     return Err(ENOMEM);
                 }
-                if pfn.is_dma_mapped() {
-                    // Mapped before, and unmapping is a no-op for this
-                    // device: the new mapping is the same kind.
-                    return Ok(addr);
+                match list {
+                    Some(list) => list[idx] = addr,
+                    // The mapping bounced after all (`dma_need_unmap()`
+                    // changed): the device would see a copy of the page.
+                    None if crate::dma::need_unmap(&self.dev) => {
+                        // SAFETY: Mapped just above.
+                        unsafe { bindings::dma_unmap_page_attrs(dev, addr, PAGE_SIZE, dir, attrs) };
+                        return Err(EOPNOTSUPP);
+                    }
+                    None => (),
                 }
-                if let Some(list) = list {
-                    list[idx] = addr;
-                }
-                // INVARIANT: Mapped, its address kept if unmapping needs it.
+                // INVARIANT: Mapped, its address kept if unmapping needs it
+                // (a no-op unmap otherwise, so mapping it again is fine).
                 self.pfns[idx] |= DMA_MAPPED | p2p;
-                Ok(addr)
+                Ok((addr, false))
             }
         }
     }
@@ -391,20 +409,15 @@ impl DmaMap {
     /// and so one IOTLB flush, rather than one per entry.
     pub fn unmap_range(&mut self, first: usize, count: usize) -> usize {
         let end = first.saturating_add(count).min(self.len());
-        let linked = |word: c_ulong| word & (DMA_MAPPED | P2PDMA | P2PDMA_BUS) == DMA_MAPPED;
-        let mut unmapped = 0;
-        let mut idx = first;
-        while idx < end {
-            let run = matches!(self.path, Path::Iova(_)) && linked(self.pfns[idx]);
-            if !run {
-                unmapped += usize::from(self.unmap_pfn(idx));
-                idx += 1;
-                continue;
-            }
-            let start = idx;
-            while idx < end && linked(self.pfns[idx]) {
-                idx += 1;
-            }
+        let Path::Iova(_) = self.path else {
+            return (first..end).filter(|&idx| self.unmap_pfn(idx)).count();
+        };
+        // Entries that are not linked plainly go one by one.
+        let mut unmapped = (first..end)
+            .filter(|&idx| self.pfns[idx] & (P2PDMA | P2PDMA_BUS) != 0 && self.unmap_pfn(idx))
+            .count();
+        let mut at = first;
+        while let Some((start, stop)) = linked_run(&self.pfns[..end], at) {
             if let Path::Iova(state) = &mut self.path {
                 // SAFETY: By the type invariant the entries of the run are
                 // linked at their offsets, each whole; the device is done
@@ -414,17 +427,18 @@ impl DmaMap {
                         self.dev.as_raw(),
                         state,
                         start * PAGE_SIZE,
-                        (idx - start) * PAGE_SIZE,
+                        (stop - start) * PAGE_SIZE,
                         self.dir.as_raw(),
                         0,
                     )
                 };
             }
-            for word in &mut self.pfns[start..idx] {
+            for word in &mut self.pfns[start..stop] {
                 // INVARIANT: The entry is no longer mapped.
                 *word &= !INOUT_FLAGS;
             }
-            unmapped += idx - start;
+            unmapped += stop - start;
+            at = stop;
         }
         unmapped
     }
@@ -481,7 +495,16 @@ struct Runs<'a> {
     at: usize,
 }
 
-/// Gives the next run of mapped entries, as a byte range.
+/// The next run `start..stop` of entries at or after `from` that are
+/// linked plainly (mapped, not peer to peer), if any.
+fn linked_run(pfns: &[c_ulong], from: usize) -> Option<(usize, usize)> {
+    let linked = |word: &c_ulong| word & (DMA_MAPPED | P2PDMA | P2PDMA_BUS) == DMA_MAPPED;
+    let start = from + pfns.get(from..)?.iter().position(linked)?;
+    let stop = start + pfns[start..].iter().take_while(|w| linked(w)).count();
+    Some((start, stop))
+}
+
+/// Gives the next run of linked entries, as a byte range.
 ///
 /// # Safety
 ///
@@ -489,22 +512,14 @@ struct Runs<'a> {
 unsafe extern "C" fn next_run(ctx: *mut c_void, offset: *mut usize, len: *mut usize) -> bool {
     // SAFETY: By the function's contract.
     let runs = unsafe { &mut *ctx.cast::<Runs<'_>>() };
-    // Entries reached by bus address are not linked.
-    let mapped = |i: usize| runs.pfns[i] & (DMA_MAPPED | P2PDMA_BUS) == DMA_MAPPED;
-    while runs.at < runs.pfns.len() && !mapped(runs.at) {
-        runs.at += 1;
-    }
-    if runs.at == runs.pfns.len() {
+    let Some((start, stop)) = linked_run(runs.pfns, runs.at) else {
         return false;
-    }
-    let start = runs.at;
-    while runs.at < runs.pfns.len() && mapped(runs.at) {
-        runs.at += 1;
-    }
+    };
+    runs.at = stop;
     // SAFETY: By the function's contract.
     unsafe {
         *offset = start * PAGE_SIZE;
-        *len = (runs.at - start) * PAGE_SIZE;
+        *len = (stop - start) * PAGE_SIZE;
     }
     true
 }
@@ -540,10 +555,9 @@ impl Drop for DmaMap {
                     )
                 };
             }
-            Path::Direct(list) => {
+            Path::Direct(Some(list)) => {
                 for (idx, word) in self.pfns.iter().enumerate() {
-                    let mapped = word & (DMA_MAPPED | P2PDMA_BUS) == DMA_MAPPED;
-                    if let (true, Some(list)) = (mapped, &list) {
+                    if word & (DMA_MAPPED | P2PDMA_BUS) == DMA_MAPPED {
                         // SAFETY: By the type invariant the entry is mapped
                         // at this address.
                         unsafe {
@@ -552,6 +566,8 @@ impl Drop for DmaMap {
                     }
                 }
             }
+            // Unmapping is a no-op for this device.
+            Path::Direct(None) => (),
         }
     }
 }

@@ -30,13 +30,13 @@ use crate::{
     page::PAGE_SIZE,
     prelude::{pin_data, pinned_drop, try_pin_init},
     sync::Mutex,
+    time::Ktime,
     types::{ARef, Opaque},
 };
 use core::{ops::DerefMut, pin::Pin};
 
-/// How long [`Mirror::fault`] retries before giving up with `EBUSY`, as
-/// `HMM_RANGE_DEFAULT_TIMEOUT`.
-const FAULT_TIMEOUT_NS: u64 = 1_000_000_000;
+/// How long [`Mirror::fault`] retries before giving up with `EBUSY`.
+const FAULT_TIMEOUT_NS: i64 = bindings::HMM_RANGE_DEFAULT_TIMEOUT as i64 * 1_000_000;
 
 /// A device's mirror of `entries` pages of a process's address space.
 ///
@@ -55,6 +55,7 @@ pub struct Mirror {
     #[pin]
     map: Mutex<Option<DmaMap>>,
     start: usize,
+    entries: usize,
 }
 
 // SAFETY: The notifier is used by the mm core from any thread, and the map
@@ -82,6 +83,7 @@ impl Mirror {
             map <- new_mutex!(Some(DmaMap::new(dev, entries, dir)?)),
             notifier <- Self::insert(start, entries),
             start,
+            entries,
         }? Error)
     }
 
@@ -93,8 +95,8 @@ impl Mirror {
     ) -> impl PinInit<Opaque<bindings::mmu_interval_notifier>, Error> {
         let init = move |slot: *mut Opaque<bindings::mmu_interval_notifier>| {
             let len = entries.checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
-            // SAFETY: Reads the current task's `mm`.
-            let mm = unsafe { bindings::current_mm() };
+            // SAFETY: The current task is valid while it runs.
+            let mm = unsafe { (*bindings::get_current()).mm };
             if mm.is_null() || start % PAGE_SIZE != 0 || start.checked_add(len).is_none() {
                 return Err(EINVAL);
             }
@@ -142,7 +144,7 @@ impl Mirror {
         f: impl FnOnce(&mut MirrorMap<'_>) -> R,
     ) -> Result<R> {
         let end = first.checked_add(count).ok_or(EINVAL)?;
-        if count == 0 || end > self.with(|m| m.map.len())? {
+        if count == 0 || end > self.entries {
             return Err(EINVAL);
         }
         let mut words = KVVec::<c_ulong>::from_elem(0, count, GFP_KERNEL)?;
@@ -150,11 +152,9 @@ impl Mirror {
         // SAFETY: By the type invariant the notifier is inserted; its `mm`
         // is grabbed by it.
         let mm = unsafe { (*notifier).mm };
-        // SAFETY: `ktime_get()` may be called from any context.
-        let deadline = unsafe { bindings::ktime_get() } as u64 + FAULT_TIMEOUT_NS;
+        let deadline = Ktime::ktime_get().to_ns() + FAULT_TIMEOUT_NS;
         loop {
-            // SAFETY: As above.
-            if unsafe { bindings::ktime_get() } as u64 > deadline {
+            if Ktime::ktime_get().to_ns() > deadline {
                 return Err(EBUSY);
             }
             let mut range = bindings::hmm_range {

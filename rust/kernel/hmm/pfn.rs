@@ -4,20 +4,18 @@
 //!
 //! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
 
-use crate::{ffi::c_ulong, page::PAGE_SHIFT};
+use crate::{bindings, ffi::c_ulong, page::PAGE_SHIFT};
 
-// The flags of `enum hmm_pfn_flags`, which bindgen cannot translate (they
-// do not fit in an `i64`); rust/helpers/hmm.c asserts that they match.
-const BITS: u32 = c_ulong::BITS;
-pub(crate) const VALID: c_ulong = 1 << (BITS - 1);
-pub(crate) const WRITE: c_ulong = 1 << (BITS - 2);
-pub(crate) const ERROR: c_ulong = 1 << (BITS - 3);
-pub(crate) const DMA_MAPPED: c_ulong = 1 << (BITS - 4);
-pub(crate) const P2PDMA: c_ulong = 1 << (BITS - 5);
-pub(crate) const P2PDMA_BUS: c_ulong = 1 << (BITS - 6);
-pub(crate) const INOUT_FLAGS: c_ulong = DMA_MAPPED | P2PDMA | P2PDMA_BUS;
-const ORDER_SHIFT: u32 = BITS - 11;
-const FLAGS: c_ulong = !((1 << ORDER_SHIFT) - 1);
+// The flags of `enum hmm_pfn_flags`.
+pub(crate) const VALID: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_VALID as c_ulong;
+pub(crate) const WRITE: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_WRITE as c_ulong;
+pub(crate) const ERROR: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_ERROR as c_ulong;
+pub(crate) const DMA_MAPPED: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_DMA_MAPPED as c_ulong;
+pub(crate) const P2PDMA: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_P2PDMA as c_ulong;
+pub(crate) const P2PDMA_BUS: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_P2PDMA_BUS as c_ulong;
+pub(crate) const INOUT_FLAGS: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_INOUT_FLAGS as c_ulong;
+const ORDER_SHIFT: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_ORDER_SHIFT as c_ulong;
+const FLAGS: c_ulong = bindings::hmm_pfn_flags_HMM_PFN_FLAGS as c_ulong;
 
 /// One entry of a range that `hmm_range_fault()` filled: a page frame and
 /// what the CPU may do with it, plus the caller's DMA state of the entry.
