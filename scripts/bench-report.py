@@ -63,7 +63,7 @@ def table(runs, extra):
             r_sg = med[p] / med['map_sg'] if 'map_sg' in med else float('nan')
             rows.append(f'| {iommu} | {mode} | {layout} | {pages} | {p} | '
                         f'{med[p]:.0f} | {min(values):.0f}–{max(values):.0f} | '
-                        f'{mapn:.0f} + {med[p] - mapn:.0f} | {r_page:.2f} | {r_sg:.2f} | {syncs:g} | {state} |')
+                        f'{mapn:.0f} + {med[p] - mapn:.0f} | {r_page:.2f} | {r_sg:.2f} | {syncs:g} | {state / 8:g} |')
     return '\n'.join(rows)
 
 

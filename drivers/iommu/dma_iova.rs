@@ -13,25 +13,45 @@
 //! `dma-iommu.c`); mappings are made through [`kernel::iommu::Domain`],
 //! without an IOTLB sync per link.
 //!
-//! Teardown never unmaps across a hole: it finds the linked granules with
-//! `iova_to_phys` and unmaps each run of them, because some IOMMU drivers
-//! (virtio-iommu) drop every mapping of a range that holds a hole without
-//! telling the device.
+//! Each reservation has a link record ([`Links`]), allocated with it: two
+//! bits per granule, one saying that the granule is linked and one that a
+//! link starts there, and a list of the granules that were linked in part
+//! and need more than an unmap at teardown (bounced through swiotlb). So:
+//!
+//! - teardown unmaps each run of linked granules with one call to the IOMMU
+//!   driver, and never asks it to unmap across a hole, which some drivers
+//!   (virtio-iommu) mishandle by dropping their own record of the range
+//!   without telling the device; it makes no per-granule lookup;
+//! - an unlink that cuts a link in two unmaps the whole link and maps the
+//!   part still linked again, because an IOMMU may be unable to split a
+//!   mapping (virtio-iommu cannot split one made by a single request);
+//! - a bounced granule copies back only the bytes that were linked;
+//! - links and unlinks of disjoint ranges of one reservation may run
+//!   concurrently: every update of the record and of the state's flags is
+//!   atomic.
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
 use core::{
+    alloc::Layout,
+    mem::size_of,
     pin::Pin,
-    ptr,
-    sync::atomic::{AtomicBool, Ordering},
+    ptr::{self, NonNull},
+    slice,
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering},
 };
+use bitmap::{LINKED, START};
 use kernel::{
-    alloc::flags::GFP_ATOMIC,
+    alloc::{
+        allocator::Kmalloc,
+        flags::{GFP_ATOMIC, __GFP_NOWARN},
+        Allocator, KBox,
+    },
     bindings, c_str,
     dma::{Attrs, DataDirection},
     error::{code::*, Result},
-    ffi::{c_int, c_uint, c_ulong, c_void},
-    iommu::{Domain, Gather, Prot, Visit},
+    ffi::{c_int, c_uint, c_ulong},
+    iommu::{Domain, Gather, Prot},
     str::CStr,
 };
 
@@ -39,7 +59,286 @@ use kernel::{
 // dma_iova_exports.c asserts that they match the C definitions.
 const USE_SWIOTLB: u64 = 1 << 63;
 const KEEP_IOVA: u64 = 1 << 62;
+const FLAGS: u64 = USE_SWIOTLB | KEEP_IOVA;
 const MAPPING_ERROR: u64 = u64::MAX;
+
+// The state's `__size` is updated atomically in place.
+kernel::static_assert!(core::mem::align_of::<bindings::dma_iova_state>() >= 8);
+
+/// A granule linked in part that teardown must do more for than unmap: a
+/// swiotlb bounce buffer, copied back and released once the device has lost
+/// it.
+///
+/// # Invariants
+///
+/// `tlb` is a bounce buffer of one granule mapped at granule `granule` of
+/// its reservation while `live` is true; `[off, off + len)` of it are the
+/// caller's bytes. `next` does not change once the node is on its list.
+struct Bounce {
+    next: *mut Bounce,
+    granule: usize,
+    off: u64,
+    len: u64,
+    tlb: u64,
+    live: AtomicBool,
+}
+
+/// The link record of a reservation, followed in memory by its bitmap of
+/// `words` words: two bits per granule, one set when the granule is linked,
+/// one when a link starts there (see [`bitmap`]).
+///
+/// # Invariants
+///
+/// - `domain` is the paging DMA domain the reservation was made in, with
+///   granule `1 << shift`; `coherent` and `lazy` describe the device and
+///   the domain at that time (they do not change while a driver is bound).
+/// - Granule `i` of the reservation is marked linked in the bitmap exactly
+///   when a link maps it, and marked as a start when a link (or the part of
+///   one that an unlink left) begins in it. A run of granules from one
+///   start bit to the next start bit or unlinked granule was mapped by one
+///   call to [`Domain::map`] and holds contiguous memory, but for bounced
+///   granules at its ends.
+/// - `bounces` is a list of [`Bounce`] nodes, freed with the record.
+#[repr(C)]
+struct Links {
+    domain: *mut bindings::iommu_domain,
+    granules: usize,
+    words: usize,
+    shift: u32,
+    coherent: bool,
+    lazy: bool,
+    bounces: AtomicPtr<Bounce>,
+}
+
+impl Links {
+    fn layout(words: usize) -> Option<Layout> {
+        let size = size_of::<Links>().checked_add(words.checked_mul(size_of::<u64>())?)?;
+        Layout::from_size_align(size, core::mem::align_of::<Links>()).ok()
+    }
+
+    /// Allocates the record of a reservation of `granules` granules, with
+    /// nothing linked.
+    fn alloc(t: &Target<'_>, granules: usize) -> Option<NonNull<Links>> {
+        let words = granules.div_ceil(32);
+        let layout = Self::layout(words)?;
+        // The engine may be called in atomic context, as upstream's is.
+        let mem = Kmalloc::alloc(layout, GFP_ATOMIC | __GFP_NOWARN).ok()?;
+        let links = mem.cast::<Links>();
+        // SAFETY: `mem` is valid for writes of `layout`, which holds the
+        // header followed by `words` words, suitably aligned.
+        unsafe {
+            links.as_ptr().write(Links {
+                domain: t.domain.as_raw(),
+                granules,
+                words,
+                shift: t.granule.trailing_zeros(),
+                coherent: t.coherent(),
+                lazy: t.lazy(),
+                bounces: AtomicPtr::new(ptr::null_mut()),
+            });
+            ptr::write_bytes(links.as_ptr().add(1).cast::<u64>(), 0, words);
+        }
+        // INVARIANT: Nothing is linked; the domain, granule and flags are
+        // the target's.
+        Some(links)
+    }
+
+    /// Frees a record and its bounce nodes.
+    ///
+    /// # Safety
+    ///
+    /// `links` came from [`Links::alloc`] and is not used again.
+    unsafe fn free(links: NonNull<Links>) {
+        // SAFETY: By the function's contract the record is valid.
+        let this = unsafe { links.as_ref() };
+        let mut node = this.bounces.load(Ordering::Acquire);
+        while !node.is_null() {
+            // SAFETY: Nodes on the list come from `KBox::into_raw` and are
+            // freed only here.
+            let b = unsafe { KBox::from_raw(node) };
+            node = b.next;
+        }
+        let layout = Self::layout(this.words).unwrap_or(Layout::new::<Links>());
+        // SAFETY: Allocated by `Kmalloc` with this layout.
+        unsafe { Kmalloc::free(links.cast(), layout) };
+    }
+
+    fn domain(&self) -> &Domain {
+        // SAFETY: By the type invariant the domain is the reservation's DMA
+        // domain, attached while its driver is bound.
+        unsafe { Domain::from_raw(self.domain) }
+    }
+
+    #[inline]
+    fn granule(&self) -> u64 {
+        1 << self.shift
+    }
+
+    fn bits(&self) -> &[AtomicU64] {
+        // SAFETY: The record is followed by `words` initialised words (see
+        // `Links::alloc`), which are only accessed atomically.
+        unsafe { slice::from_raw_parts(ptr::from_ref(self).add(1).cast(), self.words) }
+    }
+
+    /// Records a bounce node; it stays on the list until the record goes.
+    fn push(&self, node: KBox<Bounce>) {
+        let node = KBox::into_raw(node);
+        let mut head = self.bounces.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: The node is ours until it is on the list.
+            unsafe { (*node).next = head };
+            match self.bounces.compare_exchange_weak(
+                head,
+                node,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// The live bounce node of granule `i`, if any.
+    fn bounce_at(&self, i: usize) -> Option<&Bounce> {
+        let mut node = self.bounces.load(Ordering::Acquire);
+        while !node.is_null() {
+            // SAFETY: Nodes stay valid until the record is freed.
+            let b = unsafe { &*node };
+            if b.granule == i && b.live.load(Ordering::Relaxed) {
+                return Some(b);
+            }
+            node = b.next;
+        }
+        None
+    }
+}
+
+/// The record's bitmap: two bits per granule in each word, granule `i` in
+/// word `i / 32` at bit `2 * (i % 32)` ([`LINKED`]) and the bit above it
+/// ([`START`]), so that one atomic access reads or changes both bits of a
+/// granule together. `first..=last` are granules.
+mod bitmap {
+    use core::sync::atomic::{
+        AtomicU64,
+        Ordering::{AcqRel, Acquire, Relaxed},
+    };
+
+    /// Which of a granule's two bits.
+    #[derive(Clone, Copy)]
+    pub(super) struct Kind(u32);
+
+    /// The granule is linked.
+    pub(super) const LINKED: Kind = Kind(0);
+    /// A link starts in the granule.
+    pub(super) const START: Kind = Kind(1);
+
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+
+    /// The bits of `kind` of word `w` for granules in `first..=last`.
+    #[inline]
+    pub(super) fn mask(w: usize, first: usize, last: usize, kind: Kind) -> u64 {
+        let lo = first.max(w * 32) - w * 32;
+        let hi = last.min(w * 32 + 31) - w * 32;
+        (u64::MAX >> (62 - 2 * hi)) & (u64::MAX << (2 * lo)) & (EVEN << kind.0)
+    }
+
+    /// Marks `first..=last` linked, with a link starting at `first`, unless
+    /// one of them is linked already: then nothing changes and it returns
+    /// false.
+    pub(super) fn claim(map: &[AtomicU64], first: usize, last: usize) -> bool {
+        for w in first / 32..=last / 32 {
+            let mut m = mask(w, first, last, LINKED);
+            if w == first / 32 {
+                m |= mask(w, first, first, START);
+            }
+            let old = map[w].fetch_or(m, AcqRel);
+            if old & m & EVEN != 0 {
+                // Give back what this call set, and nothing else.
+                map[w].fetch_and(!(m & !old), AcqRel);
+                for v in first / 32..w {
+                    map[v].fetch_and(
+                        !(mask(v, first, last, LINKED) | mask(v, first, first, START)),
+                        AcqRel,
+                    );
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sets the `kind` bits of `first..=last`.
+    pub(super) fn set(map: &[AtomicU64], first: usize, last: usize, kind: Kind) {
+        for w in first / 32..=last / 32 {
+            map[w].fetch_or(mask(w, first, last, kind), AcqRel);
+        }
+    }
+
+    /// Clears both bits of `first..=last`.
+    pub(super) fn clear(map: &[AtomicU64], first: usize, last: usize) {
+        for w in first / 32..=last / 32 {
+            let m = mask(w, first, last, LINKED) | mask(w, first, last, START);
+            map[w].fetch_and(!m, AcqRel);
+        }
+    }
+
+    /// Both bits of granule `i`: (linked, start).
+    #[inline]
+    pub(super) fn get(map: &[AtomicU64], i: usize) -> (bool, bool) {
+        let word = map[i / 32].load(Acquire) >> (2 * (i % 32));
+        (word & 1 != 0, word & 2 != 0)
+    }
+
+    /// The first granule in `from..end` whose `kind` bit is `want`, or `end`.
+    pub(super) fn next(map: &[AtomicU64], from: usize, end: usize, kind: Kind, want: bool) -> usize {
+        let mut i = from;
+        while i < end {
+            let word = map[i / 32].load(Relaxed);
+            let word = if want { word } else { !word };
+            let rest = word & (EVEN << kind.0) & (u64::MAX << (2 * (i % 32)));
+            if rest != 0 {
+                return ((i & !31) + rest.trailing_zeros() as usize / 2).min(end);
+            }
+            i = (i & !31) + 32;
+        }
+        end
+    }
+
+    /// The first granule in `from..end` that does not continue the link
+    /// before it: unlinked, or where a link starts; `end` if none. Each word
+    /// is read once, so a granule is judged on one snapshot of its bits: a
+    /// concurrent link of the next granules cannot be seen half made.
+    pub(super) fn unit_end(map: &[AtomicU64], from: usize, end: usize) -> usize {
+        let mut i = from;
+        while i < end {
+            let word = map[i / 32].load(Acquire);
+            let stop = (!word | (word >> 1)) & EVEN & (u64::MAX << (2 * (i % 32)));
+            if stop != 0 {
+                return ((i & !31) + stop.trailing_zeros() as usize / 2).min(end);
+            }
+            i = (i & !31) + 32;
+        }
+        end
+    }
+
+    /// The last granule at or before `at` where a link starts, if any.
+    pub(super) fn prev_start(map: &[AtomicU64], at: usize) -> Option<usize> {
+        let mut w = at / 32;
+        let mut word = map[w].load(Relaxed) & (u64::MAX >> (62 - 2 * (at % 32)));
+        loop {
+            word &= EVEN << START.0;
+            if word != 0 {
+                return Some(w * 32 + (63 - word.leading_zeros() as usize) / 2);
+            }
+            if w == 0 {
+                return None;
+            }
+            w -= 1;
+            word = map[w].load(Relaxed);
+        }
+    }
+}
 
 /// A device's DMA domain, as the engine maps through it.
 ///
@@ -82,18 +381,6 @@ impl Target<'_> {
         })
     }
 
-    /// Offset of `addr` in its granule.
-    #[inline]
-    fn offset(&self, addr: u64) -> u64 {
-        addr & (self.granule - 1)
-    }
-
-    /// `len` rounded up to whole granules.
-    #[inline]
-    fn align(&self, len: u64) -> Option<u64> {
-        Some(len.checked_add(self.granule - 1)? & !(self.granule - 1))
-    }
-
     fn coherent(&self) -> bool {
         // SAFETY: `dev` is valid by the type invariant.
         unsafe { bindings::dev_is_dma_coherent(self.dev) }
@@ -103,23 +390,126 @@ impl Target<'_> {
         // SAFETY: `domain` is the DMA domain of `dev` by the type invariant.
         unsafe { bindings::iommu_dma_iova_lazy(self.domain.as_raw()) }
     }
+}
+
+/// A reservation, as the exported functions see it: a pointer to the
+/// caller's `struct dma_iova_state`.
+///
+/// `addr` and `__links` are written only by `dma_iova_try_alloc()` and the
+/// teardown functions, which the caller does not run concurrently with
+/// anything else on the state; `__size` may have flags set concurrently by
+/// links, so it is accessed atomically.
+///
+/// # Invariants
+///
+/// The pointer is valid for the lifetime of the value.
+struct State(*mut bindings::dma_iova_state);
+
+impl State {
+    fn addr(&self) -> u64 {
+        // SAFETY: Valid by the type invariant; not written concurrently.
+        unsafe { (*self.0).addr }
+    }
+
+    fn size_word(&self) -> &AtomicU64 {
+        // SAFETY: Valid by the type invariant and aligned (asserted above);
+        // every access that may race goes through this atomic.
+        unsafe { AtomicU64::from_ptr(ptr::addr_of_mut!((*self.0).__size)) }
+    }
+
+    fn flags(&self) -> u64 {
+        self.size_word().load(Ordering::Relaxed) & FLAGS
+    }
+
+    fn set_flag(&self, flag: u64) {
+        self.size_word().fetch_or(flag, Ordering::Relaxed);
+    }
+
+    /// The reserved size, without the flags.
+    fn reserved(&self) -> u64 {
+        self.size_word().load(Ordering::Relaxed) & !FLAGS
+    }
+
+    /// The link record of a reservation; `None` for a state without one.
+    fn links(&self) -> Option<&Links> {
+        // SAFETY: Valid by the type invariant; not written concurrently.
+        let links = unsafe { (*self.0).__links }.cast::<Links>();
+        if self.reserved() == 0 || links.is_null() {
+            return None;
+        }
+        // SAFETY: A reservation's record lives until its teardown, which
+        // does not run concurrently with this use.
+        Some(unsafe { &*links })
+    }
+
+    /// The IOVA of the reservation's first granule.
+    fn base(&self, links: &Links) -> u64 {
+        self.addr() & !(links.granule() - 1)
+    }
+
+    /// Checks that `[offset, offset + size)` is a non-empty part of the
+    /// reservation; returns its first and last granule.
+    fn span(&self, links: &Links, offset: usize, size: usize) -> Result<(usize, usize)> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let end = (offset as u64).checked_add(size as u64).ok_or(EOVERFLOW)?;
+        if end > self.reserved() {
+            return Err(EINVAL);
+        }
+        let start = self.addr() - self.base(links) + offset as u64;
+        Ok((
+            (start >> links.shift) as usize,
+            ((start + size as u64 - 1) >> links.shift) as usize,
+        ))
+    }
+
+    fn clear(&mut self) {
+        // SAFETY: Valid by the type invariant; the caller owns the state.
+        unsafe { *self.0 = bindings::dma_iova_state::default() };
+    }
+}
+
+static UNLINKED: AtomicBool = AtomicBool::new(false);
+static BAD_UNLINK: AtomicBool = AtomicBool::new(false);
+static FREED_LINKED: AtomicBool = AtomicBool::new(false);
+static KEPT: AtomicBool = AtomicBool::new(false);
+
+/// Warns about a misuse once per boot, like `dev_warn_once()`.
+fn warn_once(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
+    if !done.swap(true, Ordering::Relaxed) {
+        // SAFETY: `dev` is a valid device and `fmt` a format taking two
+        // `u64` values.
+        unsafe { bindings::_dev_warn(dev, fmt.as_char_ptr(), a, b) };
+    }
+}
+
+/// How a reservation maps and tears down: its device, record and base.
+struct Ctx<'a> {
+    dev: *mut bindings::device,
+    links: &'a Links,
+    base: u64,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    fn iova(&self, granule: usize) -> u64 {
+        self.base + ((granule as u64) << self.links.shift)
+    }
+
+    fn len(&self, first: usize, last: usize) -> usize {
+        ((last - first + 1) as usize) << self.links.shift
+    }
 
     /// Maps the granule-aligned `[iova, iova + len)` to `phys`, after the
     /// cache maintenance a non-coherent device needs.
     ///
     /// # Safety
     ///
-    /// The range is reserved by the caller and unmapped, and the memory may
-    /// be accessed by the device as `dir` says until it is unmapped.
-    unsafe fn map(
-        &self,
-        iova: u64,
-        phys: u64,
-        len: u64,
-        dir: DataDirection,
-        attrs: Attrs,
-    ) -> Result {
-        let coherent = self.coherent();
+    /// The range is part of the reservation and unmapped, and the memory
+    /// may be accessed by the device as `dir` says until it is unmapped.
+    unsafe fn map(&self, iova: u64, phys: u64, len: u64, dir: DataDirection, attrs: Attrs) -> Result {
+        let coherent = self.links.coherent;
         if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
             // SAFETY: `[phys, phys + len)` is memory the caller maps.
             unsafe { bindings::arch_sync_dma_for_device(phys, len as usize, dir.as_raw()) };
@@ -128,13 +518,15 @@ impl Target<'_> {
         // SAFETY: The caller owns the unmapped range and lets the device
         // access the memory.
         unsafe {
-            self.domain
+            self.links
+                .domain()
                 .map(iova as usize, phys, len as usize, prot, GFP_ATOMIC)
         }
     }
 
     /// Bounces `len` bytes at offset `off` of the granule at `gphys` through
-    /// swiotlb and maps the bounce granule at `giova`.
+    /// swiotlb and maps the bounce granule as granule `granule`; returns
+    /// its bounce node, not yet recorded.
     ///
     /// swiotlb hands out a granule-aligned buffer, so the copy starts at the
     /// granule: the `off` bytes before the range are not the caller's and
@@ -143,16 +535,28 @@ impl Target<'_> {
     ///
     /// # Safety
     ///
-    /// As for [`Target::map`], for one granule.
+    /// As for [`Ctx::map`], for one granule.
     unsafe fn bounce(
         &self,
-        giova: u64,
+        granule: usize,
         gphys: u64,
         off: u64,
         len: u64,
         dir: DataDirection,
         attrs: Attrs,
-    ) -> Result {
+    ) -> Result<KBox<Bounce>> {
+        let g = self.links.granule();
+        let mut node = KBox::new(
+            Bounce {
+                next: ptr::null_mut(),
+                granule,
+                off,
+                len,
+                tlb: 0,
+                live: AtomicBool::new(true),
+            },
+            GFP_ATOMIC | __GFP_NOWARN,
+        )?;
         // SAFETY: `dev` is valid; swiotlb reads `[gphys, gphys + off + len)`,
         // RAM of the granule the caller maps part of.
         let tlb = unsafe {
@@ -160,7 +564,7 @@ impl Target<'_> {
                 self.dev,
                 gphys,
                 (off + len) as usize,
-                (self.granule - 1) as c_uint,
+                (g - 1) as c_uint,
                 dir.as_raw(),
                 attrs.as_raw(),
             )
@@ -173,20 +577,17 @@ impl Target<'_> {
         unsafe {
             let va = bindings::phys_to_virt(tlb).cast::<u8>();
             ptr::write_bytes(va, 0, off as usize);
-            ptr::write_bytes(
-                va.add((off + len) as usize),
-                0,
-                (self.granule - off - len) as usize,
-            );
+            ptr::write_bytes(va.add((off + len) as usize), 0, (g - off - len) as usize);
         }
-        // SAFETY: The caller reserved the granule at `giova`; the bounce
-        // buffer is ours until we unmap it.
-        let ret = unsafe { self.map(giova, tlb, self.granule, dir, attrs) };
-        if ret.is_err() {
+        // SAFETY: The caller reserved the granule; the bounce buffer is ours
+        // until we unmap it.
+        if let Err(e) = unsafe { self.map(self.iova(granule), tlb, g, dir, attrs) } {
             // SAFETY: `tlb` is the buffer just allocated, not mapped.
-            unsafe { self.release_bounce(tlb, off + len, dir, attrs) };
+            unsafe { self.release(tlb, off + len, dir, attrs) };
+            return Err(e);
         }
-        ret
+        node.tlb = tlb;
+        Ok(node)
     }
 
     /// Gives a bounce buffer back to swiotlb, without copying it back.
@@ -195,7 +596,7 @@ impl Target<'_> {
     ///
     /// `tlb` is a bounce buffer of `dev` of `len` bytes that the device can
     /// no longer reach.
-    unsafe fn release_bounce(&self, tlb: u64, len: u64, dir: DataDirection, attrs: Attrs) {
+    unsafe fn release(&self, tlb: u64, len: u64, dir: DataDirection, attrs: Attrs) {
         // SAFETY: By the function's contract.
         unsafe {
             bindings::swiotlb_tbl_unmap_single(
@@ -208,142 +609,95 @@ impl Target<'_> {
         };
     }
 
-    /// Unmaps one bounced granule and releases its swiotlb buffer: the
-    /// device loses the buffer first, then the CPU's view of it is made
-    /// current and the bytes `[off, off + len)` of it are copied back.
-    fn unbounce(
-        &self,
-        giova: u64,
-        tlb: u64,
-        off: u64,
-        len: u64,
-        dir: DataDirection,
-        attrs: Attrs,
-    ) -> bool {
-        let whole = self.granule as usize;
-        let done = Gather::with(self.domain, false, |mut gather| {
-            // SAFETY: The granule is the caller's and mapped.
-            let gone = unsafe { self.domain.unmap(giova as usize, whole, gather.as_mut()) };
-            gather.sync();
-            gone >= whole
-        });
-        if !done {
-            // The device may still reach the buffer: it cannot be reused.
-            return false;
-        }
-        if !attrs.contains(Attrs::SKIP_CPU_SYNC) && dir != DataDirection::ToDevice {
-            if !self.coherent() {
-                // SAFETY: `tlb` is the bounce buffer, memory of the kernel.
-                unsafe { bindings::arch_sync_dma_for_cpu(tlb + off, len as usize, dir.as_raw()) };
-            }
-            // SAFETY: `tlb` is a live bounce buffer of `dev`, covering the
-            // granule; swiotlb copies only towards the caller's bytes.
-            unsafe {
-                bindings::swiotlb_sync_single_for_cpu(
-                    self.dev,
-                    tlb + off,
-                    len as usize,
-                    dir.as_raw(),
-                )
-            };
-        }
-        // SAFETY: The buffer is no longer reachable by the device.
-        unsafe { self.release_bounce(tlb, off + len, dir, attrs) };
-        true
-    }
-
-    /// Unmaps whatever is linked from `start` to `last` (the last byte) into
-    /// `gather`: runs of linked granules go to the IOMMU whole, holes are
-    /// skipped. Bounced granules are copied back and released, and a
-    /// non-coherent device's caches are maintained, which needs each
-    /// granule's physical address.
+    /// Copies back the caller's bytes of the live bounce buffers of granules
+    /// `first..=last`, unless `copy` is false, and releases them.
     ///
-    /// Returns whether the range held a hole, and whether everything linked
-    /// was removed.
-    fn unlink(
-        &self,
-        swiotlb: bool,
-        start: u64,
-        last: u64,
-        dir: DataDirection,
-        attrs: Attrs,
-        gather: Pin<&mut Gather<'_>>,
-    ) -> (bool, bool) {
-        let g = self.granule;
-        let cpu_sync = !self.coherent()
-            && !attrs.contains(Attrs::SKIP_CPU_SYNC)
-            && dir != DataDirection::ToDevice;
-        let visit = |at: usize, phys: u64| {
-            let at = at as u64;
-            // The bytes of the range in this granule.
-            let lo = start.max(at) - at;
-            let hi = last.min(at + (g - 1)) - at + 1;
-            // SAFETY: `dev` is valid; the lookup only reads swiotlb's pools.
-            if swiotlb && !unsafe { bindings::swiotlb_find_pool(self.dev, phys) }.is_null() {
-                return Visit::Handled(self.unbounce(at, phys, lo, hi - lo, dir, attrs));
+    /// # Safety
+    ///
+    /// The device can no longer reach those granules: they are unmapped and
+    /// the IOTLB is synced.
+    unsafe fn unbounce(&self, first: usize, last: usize, dir: DataDirection, attrs: Attrs) {
+        let copy = !attrs.contains(Attrs::SKIP_CPU_SYNC) && dir != DataDirection::ToDevice;
+        let mut node = self.links.bounces.load(Ordering::Acquire);
+        while !node.is_null() {
+            // SAFETY: Nodes stay valid until the record is freed.
+            let b = unsafe { &*node };
+            node = b.next;
+            if b.granule < first || b.granule > last || !b.live.swap(false, Ordering::Relaxed) {
+                continue;
             }
-            if cpu_sync {
-                // SAFETY: `phys` is the memory this granule maps.
+            if copy {
+                let at = b.tlb + b.off;
+                if !self.links.coherent {
+                    // SAFETY: The bounce buffer is memory of the kernel.
+                    unsafe { bindings::arch_sync_dma_for_cpu(at, b.len as usize, dir.as_raw()) };
+                }
+                // SAFETY: `tlb` is a live bounce buffer of `dev`; swiotlb
+                // copies the linked bytes to where they came from.
                 unsafe {
-                    bindings::arch_sync_dma_for_cpu(phys + lo, (hi - lo) as usize, dir.as_raw())
+                    bindings::swiotlb_sync_single_for_cpu(self.dev, at, b.len as usize, dir.as_raw())
                 };
             }
-            Visit::Join
-        };
-        // SAFETY: The range is the caller's reservation, widened to whole
-        // granules (`last | (g - 1)` cannot overflow); `visit` unmaps only
-        // the bounced granule it is shown.
-        let (holes, done) = unsafe {
-            self.domain.unmap_present(
-                (start & !(g - 1)) as usize,
-                (last | (g - 1)) as usize,
-                gather,
-                visit,
-            )
-        };
-        if !done {
-            warn_once(
-                &UNSPLIT,
-                self.dev,
-                c_str!("dma_iova: the IOMMU kept part of [%#llx, %#llx]: unlink whole links\n"),
-                start,
-                last,
-            );
+            // SAFETY: By the function's contract the device lost the buffer.
+            unsafe { self.release(b.tlb, b.off + b.len, dir, attrs) };
         }
-        (holes, done)
+    }
+
+    /// CPU cache maintenance after the device wrote granules
+    /// `first..=last`, for a non-coherent device: each linked granule is
+    /// looked up, as the record keeps no physical address.
+    fn sync_for_cpu(&self, first: usize, last: usize, dir: DataDirection, attrs: Attrs) {
+        if self.links.coherent || attrs.contains(Attrs::SKIP_CPU_SYNC) || dir == DataDirection::ToDevice
+        {
+            return;
+        }
+        let bits = self.links.bits();
+        for i in first..=last {
+            if !bitmap::get(bits, i).0 || self.links.bounce_at(i).is_some() {
+                continue;
+            }
+            let phys = self.links.domain().iova_to_phys(self.iova(i));
+            // SAFETY: `phys` is the granule of memory the link mapped.
+            unsafe {
+                bindings::arch_sync_dma_for_cpu(phys, self.links.granule() as usize, dir.as_raw())
+            };
+        }
+    }
+
+    /// Unmaps each run of linked granules of `first..=last` into `gather`,
+    /// one IOMMU call a run; returns whether the IOMMU removed them all.
+    fn unmap_runs(&self, first: usize, last: usize, mut gather: Pin<&mut Gather<'_>>) -> bool {
+        let bits = self.links.bits();
+        let mut ok = true;
+        let mut at = first;
+        while at <= last {
+            let start = bitmap::next(bits, at, last + 1, LINKED, true);
+            if start > last {
+                break;
+            }
+            let stop = bitmap::next(bits, start, last + 1, LINKED, false);
+            let len = self.len(start, stop - 1);
+            // SAFETY: The run is linked throughout (the record's invariant)
+            // and the reservation's; it holds no hole.
+            let done = unsafe {
+                self.links
+                    .domain()
+                    .unmap(self.iova(start) as usize, len, gather.as_mut())
+            };
+            ok &= done >= len;
+            at = stop;
+        }
+        ok
     }
 }
 
-static UNSPLIT: AtomicBool = AtomicBool::new(false);
-static UNLINKED: AtomicBool = AtomicBool::new(false);
-static BAD_CALL: AtomicBool = AtomicBool::new(false);
-
-/// Warns about a misuse once per boot, like `dev_warn_once()`.
-fn warn_once(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
-    if !done.swap(true, Ordering::Relaxed) {
-        // SAFETY: `dev` is a valid device and `fmt` a format taking two
-        // `u64` values.
-        unsafe { bindings::_dev_warn(dev, fmt.as_char_ptr(), a, b) };
-    }
-}
-
-/// The reserved size of `state`, without the flags.
-#[inline]
-fn reserved(state: &bindings::dma_iova_state) -> u64 {
-    state.__size & !(USE_SWIOTLB | KEEP_IOVA)
-}
-
-/// Checks that `[offset, offset + size)` is a non-empty part of the
-/// reservation; returns its IOVA.
-fn span(state: &bindings::dma_iova_state, offset: usize, size: usize) -> Result<u64> {
-    if reserved(state) == 0 || size == 0 {
-        return Err(EINVAL);
-    }
-    let end = (offset as u64).checked_add(size as u64).ok_or(EOVERFLOW)?;
-    if end > reserved(state) {
-        return Err(EINVAL);
-    }
-    Ok(state.addr + offset as u64)
+/// A part of a cut link that an unlink maps again: granules
+/// `first..=last` at `phys`, or the live bounce node of `first`.
+#[derive(Clone, Copy)]
+struct Piece {
+    first: usize,
+    last: usize,
+    phys: u64,
 }
 
 /// Reserves IOVA for a transfer; see `include/linux/dma-mapping.h`.
@@ -359,67 +713,90 @@ pub unsafe extern "C" fn dma_iova_try_alloc(
     phys: bindings::phys_addr_t,
     size: usize,
 ) -> bool {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
-    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+    // INVARIANT: The caller's pointer is valid.
+    let mut st = State(state);
+    st.clear();
 
-    if size == 0 || size as u64 & (USE_SWIOTLB | KEEP_IOVA) != 0 {
+    if size == 0 || size as u64 & FLAGS != 0 {
         return false;
     }
     // SAFETY: `dev` is valid and bound, by the function's contract.
     let Some(t) = (unsafe { Target::of(dev) }) else {
         return false;
     };
-    let off = t.offset(phys);
-    let Some(len) = t.align(size as u64 + off) else {
+    let off = phys & (t.granule - 1);
+    let Some(len) = (size as u64 + off).checked_add(t.granule - 1) else {
+        return false;
+    };
+    let len = len & !(t.granule - 1);
+    let Some(links) = Links::alloc(&t, (len / t.granule) as usize) else {
         return false;
     };
     // SAFETY: `domain` is the DMA domain of `dev`; `len` is whole granules.
     let iova = unsafe { bindings::iommu_dma_iova_alloc(dev, t.domain.as_raw(), len as usize) };
     if iova == 0 {
+        // SAFETY: Just allocated, not shared.
+        unsafe { Links::free(links) };
         return false;
     }
-    state.addr = iova + off;
-    state.__size = size as u64;
+    // SAFETY: The caller owns `*state`.
+    unsafe {
+        *state = bindings::dma_iova_state {
+            addr: iova + off,
+            __size: size as u64,
+            __links: links.as_ptr().cast(),
+        }
+    };
     true
 }
 
 /// Releases a reservation; see `include/linux/dma-mapping.h`.
 ///
+/// Anything still linked is unlinked first, with a warning.
+///
 /// # Safety
 ///
-/// As for [`dma_iova_try_alloc`]; nothing is linked in `state` any more.
+/// As for [`dma_iova_try_alloc`]; the device no longer uses the reservation.
 #[no_mangle]
 pub unsafe extern "C" fn dma_iova_free(
     dev: *mut bindings::device,
     state: *mut bindings::dma_iova_state,
 ) {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
-    if reserved(state) != 0 {
-        // SAFETY: `dev` is valid and bound, by the function's contract.
-        if let Some(t) = unsafe { Target::of(dev) } {
-            free_iova(&t, state, ptr::null_mut());
-        }
-    }
-    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
+    // SAFETY: By the function's contract.
+    unsafe { teardown(dev, state, DataDirection::Bidirectional, Attrs::SKIP_CPU_SYNC, true) };
 }
 
-/// What a teardown unmaps with: the reservation's size, its direction and
-/// attributes (an unknown direction copies nothing back), and whether it
-/// bounces through swiotlb.
-struct Teardown {
-    size: u64,
-    dir: DataDirection,
-    attrs: Attrs,
-    swiotlb: bool,
+/// Unlinks everything and releases a reservation; see
+/// `include/linux/dma-mapping.h`.
+///
+/// # Safety
+///
+/// As for [`dma_iova_try_alloc`]; the device no longer uses the
+/// reservation.
+#[no_mangle]
+pub unsafe extern "C" fn dma_iova_destroy(
+    dev: *mut bindings::device,
+    state: *mut bindings::dma_iova_state,
+    _mapped_len: usize,
+    dir: bindings::dma_data_direction,
+    attrs: c_ulong,
+) {
+    let mut attrs = Attrs::from_raw(attrs);
+    // An unknown direction copies nothing back.
+    let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
+        attrs |= Attrs::SKIP_CPU_SYNC;
+        DataDirection::Bidirectional
+    });
+    // The record says what is linked: all of it goes, whatever
+    // `mapped_len` says, so that nothing can stay mapped.
+    // SAFETY: By the function's contract.
+    unsafe { teardown(dev, state, dir, attrs, false) };
 }
 
-/// Tears down the reservation `state` of `dev`: `unmap` unmaps what is
-/// linked into the gather it is given, setting `KEEP_IOVA` when part of a
-/// link stays mapped; then the IOVA is freed, its flush queued with it in
-/// lazy mode, or, under `KEEP_IOVA`, flushed and leaked. The state ends
-/// zeroed.
+/// Tears down a reservation: every run of linked granules is unmapped, with
+/// one IOTLB flush, deferred to the flush queue with the IOVA in lazy mode;
+/// bounced granules are copied back and released once the IOTLB is synced;
+/// then the IOVA and the record are freed. The state ends zeroed.
 ///
 /// # Safety
 ///
@@ -427,63 +804,69 @@ struct Teardown {
 unsafe fn teardown(
     dev: *mut bindings::device,
     state: *mut bindings::dma_iova_state,
-    dir: bindings::dma_data_direction,
-    attrs: c_ulong,
-    unmap: impl FnOnce(&Target<'_>, &mut bindings::dma_iova_state, &Teardown, Pin<&mut Gather<'_>>),
+    dir: DataDirection,
+    attrs: Attrs,
+    warn_linked: bool,
 ) {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
-    let size = reserved(state);
-    // SAFETY: `dev` is valid and bound, by the function's contract.
-    let target = unsafe { Target::of(dev) };
-    if let (true, Some(t)) = (size != 0, target) {
-        let mut attrs = Attrs::from_raw(attrs);
-        let dir = DataDirection::try_from(dir).unwrap_or_else(|_| {
-            attrs |= Attrs::SKIP_CPU_SYNC;
-            DataDirection::Bidirectional
-        });
-        let how = Teardown {
-            size,
-            dir,
-            attrs,
-            swiotlb: state.__size & USE_SWIOTLB != 0,
+    // INVARIANT: The caller's pointer is valid.
+    let mut st = State(state);
+    if let Some(links) = st.links() {
+        let cx = Ctx {
+            dev,
+            links,
+            base: st.base(links),
         };
-        // Bounced granules are released only after a synchronous flush.
-        Gather::with(t.domain, t.lazy() && !how.swiotlb, |mut gather| {
-            unmap(&t, state, &how, gather.as_mut());
-            if state.__size & KEEP_IOVA != 0 {
-                // `free_iova()` leaks the IOVA.
-                gather.sync();
-            } else if gather.is_queued() {
-                free_iova(&t, state, gather.as_raw());
-            } else {
-                gather.sync();
-                free_iova(&t, state, ptr::null_mut());
+        let last = links.granules - 1;
+        let linked = bitmap::next(links.bits(), 0, links.granules, LINKED, true) <= last;
+        if linked && warn_linked {
+            warn_once(
+                &FREED_LINKED,
+                dev,
+                c_str!("dma_iova_free: [%#llx, +%#llx) still had links: unlinked\n"),
+                st.addr(),
+                st.reserved(),
+            );
+        }
+        let swiotlb = st.flags() & USE_SWIOTLB != 0;
+        let domain = links.domain();
+        let iova = cx.base;
+        let len = cx.len(0, last);
+        // Bounce buffers are released only after a synchronous flush.
+        Gather::with(domain, links.lazy && !swiotlb && linked, |mut gather| {
+            cx.sync_for_cpu(0, last, dir, attrs);
+            let kept = !cx.unmap_runs(0, last, gather.as_mut());
+            if linked && (kept || !gather.is_queued()) {
+                gather.as_mut().sync();
             }
+            // SAFETY: Everything is unmapped and the IOTLB synced, unless
+            // the gather is queued, which it is not with bounced granules.
+            unsafe { cx.unbounce(0, last, dir, attrs) };
+            if kept || st.flags() & KEEP_IOVA != 0 {
+                // Part of a mapping is still there: reusing the IOVA would
+                // map over it, so it is leaked.
+                warn_once(
+                    &KEPT,
+                    dev,
+                    c_str!("dma_iova: the IOMMU kept part of [%#llx, +%#llx): IOVA leaked\n"),
+                    iova,
+                    len as u64,
+                );
+                return;
+            }
+            let queued = if gather.is_queued() {
+                gather.as_raw()
+            } else {
+                ptr::null_mut()
+            };
+            // SAFETY: This is the IOVA `dma_iova_try_alloc()` allocated in
+            // this domain, with its size; `queued` is null or the queued
+            // gather of its unmap.
+            unsafe { bindings::iommu_dma_iova_free(domain.as_raw(), iova, len, queued) };
         });
+        // SAFETY: The record is the state's, which is zeroed below.
+        unsafe { Links::free(NonNull::from(links)) };
     }
-    *state = bindings::dma_iova_state { addr: 0, __size: 0 };
-}
-
-fn free_iova(
-    t: &Target<'_>,
-    state: &bindings::dma_iova_state,
-    gather: *mut bindings::iommu_iotlb_gather,
-) {
-    if state.__size & KEEP_IOVA != 0 {
-        // Part of a link is still mapped: reusing the IOVA would map over
-        // it, so it is leaked (and was warned about).
-        return;
-    }
-    let off = t.offset(state.addr);
-    // The reservation was allocated with this size, so it cannot overflow.
-    let len = t.align(reserved(state) + off).unwrap_or(0);
-    // SAFETY: This is the IOVA `dma_iova_try_alloc()` allocated in this
-    // domain, with its size; `gather` is null or the queued gather of its
-    // unmap.
-    unsafe {
-        bindings::iommu_dma_iova_free(t.domain.as_raw(), state.addr - off, len as usize, gather)
-    };
+    st.clear();
 }
 
 /// Maps a physical range into a reservation; see
@@ -522,76 +905,117 @@ unsafe fn link(
     dir: bindings::dma_data_direction,
     attrs: c_ulong,
 ) -> Result {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
+    // INVARIANT: The caller's pointer is valid.
+    let st = State(state);
     let dir = DataDirection::try_from(dir)?;
     let attrs = Attrs::from_raw(attrs);
-    let iova = span(state, offset, size)?;
+    let links = st.links().ok_or(EINVAL)?;
+    let (first, last) = st.span(links, offset, size)?;
     let size = size as u64;
     let end_phys = phys.checked_add(size).ok_or(EOVERFLOW)?;
-    // SAFETY: `dev` is valid and bound, by the function's contract.
-    let t = unsafe { Target::of(dev) }.ok_or(ENODEV)?;
+    let g = links.granule();
+    let iova = st.addr() + offset as u64;
 
     // Only the first link may start inside a granule, at the offset the
-    // reservation was made for. Teardown finds links with iova_to_phys(),
-    // which cannot tell a mapping of physical page 0 from none.
-    let pad = t.offset(phys);
-    if t.offset(iova) != pad || (pad != 0 && offset != 0) || phys < t.granule {
+    // reservation was made for.
+    let pad = phys & (g - 1);
+    if iova & (g - 1) != pad || (pad != 0 && offset != 0) {
         return Err(EINVAL);
     }
+    // Granules are linked once; claiming them first also keeps concurrent
+    // links of one state apart.
+    if !bitmap::claim(links.bits(), first, last) {
+        return Err(EBUSY);
+    }
+    let cx = Ctx {
+        dev,
+        links,
+        base: st.base(links),
+    };
+    // SAFETY: The granules are the caller's, just claimed, and unmapped;
+    // the caller lets the device access the memory.
+    let ret = unsafe { link_claimed(&cx, &st, first, phys, end_phys, pad, dir, attrs) };
+    if ret.is_err() {
+        bitmap::clear(links.bits(), first, last);
+    }
+    ret
+}
 
+/// Maps `[phys, end_phys)` at granule `first` (plus `pad`), bouncing a
+/// partial head and tail granule for a device that needs it.
+///
+/// # Safety
+///
+/// As for [`Ctx::map`], for the claimed granules of the link.
+#[expect(clippy::too_many_arguments, reason = "the link's parameters, checked")]
+unsafe fn link_claimed(
+    cx: &Ctx<'_>,
+    st: &State,
+    first: usize,
+    phys: u64,
+    end_phys: u64,
+    pad: u64,
+    dir: DataDirection,
+    attrs: Attrs,
+) -> Result {
+    let g = cx.links.granule();
+    let size = end_phys - phys;
+    let iova = cx.iova(first);
     // Only a partial granule may bounce: the cheap test first.
-    let bounce = (pad != 0 || t.offset(end_phys) != 0)
+    let bounce = (pad != 0 || end_phys & (g - 1) != 0)
         // SAFETY: `dev` is valid.
-        && unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) };
+        && unsafe { bindings::iommu_dma_iova_use_swiotlb(cx.dev, size as usize, dir.as_raw()) };
     if !bounce {
-        let len = t.align(size + pad).ok_or(EOVERFLOW)?;
-        // SAFETY: The range is part of the caller's reservation, and the
-        // caller lets the device access the memory.
-        return unsafe { t.map(iova - pad, phys - pad, len, dir, attrs) };
+        let len = (size + pad + g - 1) & !(g - 1);
+        // SAFETY: By the function's contract.
+        return unsafe { cx.map(iova, phys - pad, len, dir, attrs) };
     }
 
     // Bounce the partial head and tail granules; map the middle directly.
-    let g = t.granule;
     let head = if pad != 0 { size.min(g - pad) } else { 0 };
-    let tail = if head < size { t.offset(end_phys) } else { 0 };
+    let tail = if head < size { end_phys & (g - 1) } else { 0 };
     let middle = size - head - tail;
+    let mut nodes: [Option<KBox<Bounce>>; 2] = [None, None];
     let mut done = 0;
     let mut step = || -> Result {
         if head != 0 {
-            // SAFETY: As above, for the first granule.
-            unsafe { t.bounce(iova - pad, phys - pad, pad, head, dir, attrs) }?;
-            done = head;
+            // SAFETY: By the function's contract, for the first granule.
+            nodes[0] = Some(unsafe { cx.bounce(first, phys - pad, pad, head, dir, attrs) }?);
+            done = g;
         }
         if middle != 0 {
             // SAFETY: As above; the middle is whole granules.
-            unsafe { t.map(iova + done, phys + done, middle, dir, attrs) }?;
+            unsafe { cx.map(iova + done, phys + head, middle, dir, attrs) }?;
             done += middle;
         }
         if tail != 0 {
+            let granule = first + (done / g) as usize;
             // SAFETY: As above, for the last granule.
-            unsafe { t.bounce(iova + done, phys + done, 0, tail, dir, attrs) }?;
+            nodes[1] = Some(unsafe { cx.bounce(granule, phys + head + middle, 0, tail, dir, attrs) }?);
         }
         Ok(())
     };
     let ret = step();
-    match ret {
-        Ok(()) => state.__size |= USE_SWIOTLB,
+    if ret.is_err() {
         // Each step undoes itself; undo the steps before the failing one.
-        Err(_) if done != 0 => Gather::with(t.domain, false, |mut gather| {
-            t.unlink(
-                true,
-                iova,
-                iova + done - 1,
-                dir,
-                attrs | Attrs::SKIP_CPU_SYNC,
-                gather.as_mut(),
-            );
-            gather.sync();
-        }),
-        Err(_) => (),
+        if done != 0 {
+            Gather::with(cx.links.domain(), false, |mut gather| {
+                // SAFETY: `[iova, iova + done)` is what the steps mapped.
+                unsafe { cx.links.domain().unmap(iova as usize, done as usize, gather.as_mut()) };
+                gather.sync();
+            });
+        }
+        if let Some(b) = &nodes[0] {
+            // SAFETY: Unmapped and synced just above.
+            unsafe { cx.release(b.tlb, b.off + b.len, dir, attrs) };
+        }
+        return ret;
     }
-    ret
+    for node in nodes.into_iter().flatten() {
+        cx.links.push(node);
+    }
+    st.set_flag(USE_SWIOTLB);
+    Ok(())
 }
 
 /// Makes linked ranges visible to the device; see
@@ -602,24 +1026,24 @@ unsafe fn link(
 /// As for [`dma_iova_try_alloc`].
 #[no_mangle]
 pub unsafe extern "C" fn dma_iova_sync(
-    dev: *mut bindings::device,
+    _dev: *mut bindings::device,
     state: *mut bindings::dma_iova_state,
     offset: usize,
     size: usize,
 ) -> c_int {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &*state };
-    let iova = match span(state, offset, size) {
-        Ok(iova) => iova,
+    // INVARIANT: The caller's pointer is valid.
+    let st = State(state);
+    let Some(links) = st.links() else {
+        return EINVAL.to_errno();
+    };
+    let (first, last) = match st.span(links, offset, size) {
+        Ok(span) => span,
         Err(e) => return e.to_errno(),
     };
-    // SAFETY: `dev` is valid and bound, by the function's contract.
-    let Some(t) = (unsafe { Target::of(dev) }) else {
-        return ENODEV.to_errno();
-    };
-    let pad = t.offset(iova);
-    let len = t.align(size as u64 + pad).unwrap_or(0);
-    match t.domain.sync_map((iova - pad) as usize, len as usize) {
+    let base = st.base(links);
+    let iova = base + ((first as u64) << links.shift);
+    let len = ((last - first + 1) as u64) << links.shift;
+    match links.domain().sync_map(iova as usize, len as usize) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -629,7 +1053,8 @@ pub unsafe extern "C" fn dma_iova_sync(
 ///
 /// # Safety
 ///
-/// As for [`dma_iova_try_alloc`]; the device no longer uses the range.
+/// As for [`dma_iova_try_alloc`]; the device no longer uses the range, nor
+/// the links the range cuts.
 #[no_mangle]
 pub unsafe extern "C" fn dma_iova_unlink(
     dev: *mut bindings::device,
@@ -639,188 +1064,165 @@ pub unsafe extern "C" fn dma_iova_unlink(
     dir: bindings::dma_data_direction,
     attrs: c_ulong,
 ) {
-    // SAFETY: The caller owns `*state`.
-    let state = unsafe { &mut *state };
-    let (iova, dir) = match (span(state, offset, size), DataDirection::try_from(dir)) {
-        (Ok(iova), Ok(dir)) => (iova, dir),
-        _ => {
-            warn_once(
-                &BAD_CALL,
-                dev,
-                c_str!("dma_iova_unlink: bad range [%#llx, +%#llx) or direction\n"),
-                offset as u64,
-                size as u64,
-            );
-            return;
-        }
-    };
-    // SAFETY: `dev` is valid and bound, by the function's contract.
-    let Some(t) = (unsafe { Target::of(dev) }) else {
+    // INVARIANT: The caller's pointer is valid.
+    let st = State(state);
+    let checked = st.links().and_then(|links| {
+        let span = st.span(links, offset, size).ok()?;
+        Some((links, span, DataDirection::try_from(dir).ok()?))
+    });
+    let Some((links, (first, last), dir)) = checked else {
+        warn_once(
+            &BAD_UNLINK,
+            dev,
+            c_str!("dma_iova_unlink: bad range [%#llx, +%#llx), direction or state\n"),
+            offset as u64,
+            size as u64,
+        );
         return;
     };
-    let swiotlb = state.__size & USE_SWIOTLB != 0;
-    // `span()` checked that the range is in the reservation, so its last
-    // byte does not overflow.
-    let last = iova + (size as u64 - 1);
-    let (holes, done) = Gather::with(t.domain, false, |mut gather| {
-        let ret = t.unlink(
-            swiotlb,
-            iova,
-            last,
-            dir,
-            Attrs::from_raw(attrs),
-            gather.as_mut(),
-        );
-        gather.sync();
-        ret
-    });
-    if !done {
-        state.__size |= KEEP_IOVA;
-    }
-    if holes {
+    let attrs = Attrs::from_raw(attrs);
+    let cx = Ctx {
+        dev,
+        links,
+        base: st.base(links),
+    };
+    let bits = links.bits();
+    if bitmap::next(bits, first, last + 1, LINKED, false) <= last {
         warn_once(
             &UNLINKED,
             dev,
-            c_str!("dma_iova_unlink: part of [%#llx, %#llx] was not linked\n"),
-            iova,
-            last,
+            c_str!("dma_iova_unlink: part of [%#llx, +%#llx) was not linked\n"),
+            offset as u64,
+            size as u64,
         );
     }
-}
 
-/// Unlinks everything and releases a reservation; see
-/// `include/linux/dma-mapping.h`.
-///
-/// # Safety
-///
-/// As for [`dma_iova_try_alloc`]; the device no longer uses the
-/// reservation.
-#[no_mangle]
-pub unsafe extern "C" fn dma_iova_destroy(
-    dev: *mut bindings::device,
-    state: *mut bindings::dma_iova_state,
-    mapped_len: usize,
-    dir: bindings::dma_data_direction,
-    attrs: c_ulong,
-) {
-    let unmap = |t: &Target<'_>,
-                 state: &mut bindings::dma_iova_state,
-                 how: &Teardown,
-                 gather: Pin<&mut Gather<'_>>| {
-        let len = (mapped_len as u64).min(how.size);
-        if len != 0
-            && !t
-                .unlink(
-                    how.swiotlb,
-                    state.addr,
-                    state.addr + (len - 1),
-                    how.dir,
-                    how.attrs,
-                    gather,
-                )
-                .1
-        {
-            state.__size |= KEEP_IOVA;
-        }
+    // A link the range cuts is unmapped whole, and its parts outside the
+    // range are mapped again: `lo..=hi` is what goes. Granule `i` continues
+    // the link before it when it is linked and no link starts there.
+    let cut = |i: usize| i < links.granules && bitmap::get(bits, i) == (true, false);
+    let (head_cut, tail_cut) = (cut(first), cut(last + 1));
+    let lo = if head_cut {
+        bitmap::prev_start(bits, first).unwrap_or(0)
+    } else {
+        first
     };
-    // SAFETY: By the function's contract.
-    unsafe { teardown(dev, state, dir, attrs, unmap) };
+    let hi = if tail_cut {
+        // The link ends before the next start or unlinked granule.
+        bitmap::unit_end(bits, last + 2, links.granules) - 1
+    } else {
+        last
+    };
+    let mut pieces: [Option<Piece>; 6] = [None; 6];
+    if head_cut {
+        cx.remainder(lo, first - 1, &mut pieces[..3]);
+    }
+    if tail_cut {
+        cx.remainder(last + 1, hi, &mut pieces[3..]);
+    }
+
+    if tail_cut {
+        // What is left of the link after the range is a link of its own.
+        bitmap::set(bits, last + 1, last + 1, START);
+    }
+    // Cut links are mapped again before the one IOTLB sync, which covers
+    // `lo..=hi`: until it returns, the device may still see the old
+    // translations, which the caller does not use.
+    let (kept, failed) = Gather::with(links.domain(), false, |mut gather| {
+        cx.sync_for_cpu(first, last, dir, attrs);
+        let kept = !cx.unmap_runs(lo, hi, gather.as_mut());
+        // SAFETY: The pieces were linked by the caller, who still lets the
+        // device reach them, and are unmapped now.
+        let failed = unsafe { cx.remap(&pieces, dir, attrs) };
+        gather.sync();
+        (kept, failed)
+    });
+    if kept {
+        st.set_flag(KEEP_IOVA);
+    }
+    // SAFETY: The range and the pieces that failed to map again are
+    // unmapped, and the IOTLB synced.
+    unsafe {
+        cx.unbounce(first, last, dir, attrs);
+        for p in failed.iter().flatten() {
+            cx.unbounce(p.first, p.last, dir, attrs);
+        }
+    }
+    bitmap::clear(bits, first, last);
 }
 
-/// Unlinks the runs a caller gives and releases a reservation; see
-/// `include/linux/dma-mapping.h`.
-///
-/// # Safety
-///
-/// As for [`dma_iova_destroy`]; `next` may be called with `ctx` and two
-/// pointers to `usize` until it returns false.
-#[no_mangle]
-pub unsafe extern "C" fn dma_iova_destroy_runs(
-    dev: *mut bindings::device,
-    state: *mut bindings::dma_iova_state,
-    next: Option<unsafe extern "C" fn(*mut c_void, *mut usize, *mut usize) -> bool>,
-    ctx: *mut c_void,
-    dir: bindings::dma_data_direction,
-    attrs: c_ulong,
-) {
-    let unmap = |t: &Target<'_>,
-                 state: &mut bindings::dma_iova_state,
-                 how: &Teardown,
-                 mut gather: Pin<&mut Gather<'_>>| {
-        let (size, dir, attrs, swiotlb) = (how.size, how.dir, how.attrs, how.swiotlb);
-        // Nothing to do per granule: a run is one unmap call.
-        let blind = !swiotlb
-            && (t.coherent()
-                || attrs.contains(Attrs::SKIP_CPU_SYNC)
-                || dir == DataDirection::ToDevice);
-        let g = t.granule;
-        // The first granule a run may start in.
-        let mut free_from = 0u64;
-        let (mut offset, mut len) = (0usize, 0usize);
-        let mut as_given = true;
-        // No function: no runs.
-        // SAFETY: By the function's contract.
-        while next.is_some_and(|next| unsafe { next(ctx, &mut offset, &mut len) }) {
-            let (off, n) = (offset as u64, len as u64);
-            let Some(end) = off.checked_add(n).filter(|&e| n != 0 && e <= size) else {
-                as_given = false;
-                break;
-            };
-            // The run in whole granules of the domain.
-            let first = (state.addr + off) & !(g - 1);
-            let last = (state.addr + end - 1) | (g - 1);
-            if first < free_from {
-                as_given = false;
-                break;
-            }
-            free_from = last + 1;
-            let done = if blind {
-                let want = (last - first + 1) as usize;
-                // SAFETY: The caller linked exactly this run, in this
-                // domain, and the device no longer uses it.
-                let unmapped = unsafe { t.domain.unmap(first as usize, want, gather.as_mut()) };
-                unmapped == want
-            } else {
-                let (holes, done) = t.unlink(
-                    swiotlb,
-                    state.addr + off,
-                    state.addr + end - 1,
-                    dir,
-                    attrs,
-                    gather.as_mut(),
-                );
-                done && !holes
-            };
-            if !done {
-                as_given = false;
-                break;
-            }
+impl Ctx<'_> {
+    /// Records how to map again the granules `first..=last` of a cut link,
+    /// before it is unmapped: a bounced granule at either end maps its
+    /// bounce buffer, the rest the link's contiguous memory, found with one
+    /// lookup.
+    fn remainder(&self, mut first: usize, mut last: usize, out: &mut [Option<Piece>]) {
+        let domain = self.links.domain();
+        if self.links.bounce_at(first).is_some() {
+            out[0] = Some(Piece {
+                first,
+                last: first,
+                phys: u64::MAX,
+            });
+            first += 1;
         }
-        if !as_given {
+        if first <= last && self.links.bounce_at(last).is_some() {
+            out[2] = Some(Piece {
+                first: last,
+                last,
+                phys: u64::MAX,
+            });
+            last -= 1;
+        }
+        if first <= last {
+            out[1] = Some(Piece {
+                first,
+                last,
+                phys: domain.iova_to_phys(self.iova(first)),
+            });
+        }
+    }
+
+    /// Maps the pieces of cut links again. A piece that fails to map is
+    /// unlinked instead, and returned, for its bounce buffer to be released
+    /// once the IOTLB is synced: the device faults on it rather than
+    /// reaching anything stale.
+    ///
+    /// # Safety
+    ///
+    /// The pieces are linked memory the device may reach, unmapped now.
+    unsafe fn remap(
+        &self,
+        pieces: &[Option<Piece>; 6],
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> [Option<Piece>; 6] {
+        let mut failed = [None; 6];
+        for (i, p) in pieces.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let bounce = (p.phys == u64::MAX)
+                .then(|| self.links.bounce_at(p.first))
+                .flatten();
+            let phys = bounce.map_or(p.phys, |b| b.tlb);
+            let len = self.len(p.first, p.last) as u64;
+            // The memory was synced for the device when it was linked.
+            let attrs = attrs | Attrs::SKIP_CPU_SYNC;
+            // SAFETY: By the function's contract.
+            if unsafe { self.map(self.iova(p.first), phys, len, dir, attrs) }.is_ok() {
+                continue;
+            }
             warn_once(
-                &BAD_CALL,
-                dev,
-                c_str!("dma_iova_destroy_runs: run [%#llx, +%#llx) was not linked as given\n"),
-                offset as u64,
-                len as u64,
+                &KEPT,
+                self.dev,
+                c_str!("dma_iova_unlink: could not map the rest of a cut link at %#llx, +%#llx\n"),
+                self.iova(p.first),
+                len,
             );
-            // Look every granule up for what is still mapped; but a run
-            // unmapped blindly over a hole may have left a mapping the
-            // lookup cannot see (virtio-iommu), so the IOVA is never
-            // reused.
-            state.__size |= KEEP_IOVA;
-            t.unlink(
-                swiotlb,
-                state.addr,
-                state.addr + (size - 1),
-                dir,
-                attrs,
-                gather,
-            );
+            bitmap::clear(self.links.bits(), p.first, p.last);
+            failed[i] = Some(*p);
         }
-    };
-    // SAFETY: By the function's contract.
-    unsafe { teardown(dev, state, dir, attrs, unmap) };
+        failed
+    }
 }
 
 /// Whether streaming mappings of `dev` need unmapping; see

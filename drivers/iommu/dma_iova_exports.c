@@ -19,5 +19,4 @@ EXPORT_SYMBOL_GPL(dma_iova_link);
 EXPORT_SYMBOL_GPL(dma_iova_sync);
 EXPORT_SYMBOL_GPL(dma_iova_unlink);
 EXPORT_SYMBOL_GPL(dma_iova_destroy);
-EXPORT_SYMBOL_GPL(dma_iova_destroy_runs);
 EXPORT_SYMBOL_GPL(dma_need_unmap);

@@ -120,16 +120,6 @@ void rust_helper_dma_iova_destroy(struct device *dev,
 	dma_iova_destroy(dev, state, mapped_len, dir, attrs);
 }
 
-void rust_helper_dma_iova_destroy_runs(struct device *dev,
-				       struct dma_iova_state *state,
-				       bool (*next)(void *ctx, size_t *offset,
-						    size_t *len),
-				       void *ctx, enum dma_data_direction dir,
-				       unsigned long attrs)
-{
-	dma_iova_destroy_runs(dev, state, next, ctx, dir, attrs);
-}
-
 bool rust_helper_dma_need_unmap(struct device *dev)
 {
 	return dma_need_unmap(dev);

@@ -97,6 +97,28 @@ static int path_iova_batch(struct bench *b, unsigned int n)
 	return ret;
 }
 
+/*
+ * Holes: the N pages linked at every other page of a reservation twice as
+ * large, then destroyed; ns per page is per linked page.
+ */
+static int path_iova_holes(struct bench *b, unsigned int n)
+{
+	struct dma_iova_state state;
+	unsigned int i;
+	int ret = 0;
+
+	if (!dma_iova_try_alloc(b->dev, &state, 0, 2 * n * PAGE_SIZE))
+		return -ENOSPC;
+	for (i = 0; i < n && !ret; i++)
+		ret = dma_iova_link(b->dev, &state, page_to_phys(b->pages[i]),
+				    2 * i * PAGE_SIZE, PAGE_SIZE, DIR, 0);
+	if (!ret)
+		ret = dma_iova_sync(b->dev, &state, 0, 2 * n * PAGE_SIZE);
+	b->mapped = ktime_get_ns();
+	dma_iova_destroy(b->dev, &state, 2 * n * PAGE_SIZE, DIR, 0);
+	return ret;
+}
+
 /* ODP-style: each page linked and synced on its own, then unlinked. */
 static int path_iova_on_demand(struct bench *b, unsigned int n)
 {
@@ -121,6 +143,20 @@ static int path_iova_on_demand(struct bench *b, unsigned int n)
 	return ret;
 }
 
+#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST)
+/*
+ * In dma_rust_kunit.rs: MappedPages' two-step path, a kernel::dma::iova::
+ * Reservation with a link per run of contiguous pages, dropped.
+ */
+int dma_bench_pages(struct device *dev, struct page **pages, unsigned int n,
+		    u64 *mapped);
+
+static int path_mapped_pages(struct bench *b, unsigned int n)
+{
+	return dma_bench_pages(b->dev, b->pages, n, &b->mapped);
+}
+#endif
+
 #if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST) && IS_ENABLED(CONFIG_HMM_MIRROR)
 /* In dma_rust_kunit.rs: kernel::hmm::DmaMap, mapped at once, dropped. */
 int dma_bench_hmm(struct device *dev, struct page **pages, unsigned int n,
@@ -136,16 +172,22 @@ static int path_hmm_dma_map(struct bench *b, unsigned int n)
 static const struct {
 	const char *name;
 	int (*run)(struct bench *b, unsigned int n);
-	/* Driver-side memory kept per mapped page, in bytes. */
+	/* Memory kept per mapped page, in bits: the driver's and the engine's. */
 	unsigned int state;
 } paths[] = {
-	{ "map_page", path_map_page, sizeof(dma_addr_t) },
-	{ "map_sg", path_map_sg, sizeof(struct scatterlist) },
-	{ "iova_batch", path_iova_batch, 0 },
-	{ "iova_on_demand", path_iova_on_demand, 0 },
+	{ "map_page", path_map_page, 8 * sizeof(dma_addr_t) },
+	{ "map_sg", path_map_sg, 8 * sizeof(struct scatterlist) },
+	/* The engine's record of the links: two bits a granule. */
+	{ "iova_batch", path_iova_batch, 2 },
+	{ "iova_on_demand", path_iova_on_demand, 2 },
+	{ "iova_holes", path_iova_holes, 4 },
+#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST)
+	/* And a bit a page in the Reservation. */
+	{ "mapped_pages", path_mapped_pages, 3 },
+#endif
 #if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST) && IS_ENABLED(CONFIG_HMM_MIRROR)
-	/* The PFN word, which the HMM mirror keeps anyway. */
-	{ "hmm_dma_map", path_hmm_dma_map, sizeof(unsigned long) },
+	/* The PFN word, which the HMM mirror keeps anyway, and the record. */
+	{ "hmm_dma_map", path_hmm_dma_map, 8 * sizeof(unsigned long) + 2 },
 #endif
 };
 

@@ -9,9 +9,11 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/sched.h>
@@ -77,7 +79,7 @@ static struct edu_device *translating_edu(struct kunit *test,
 
 static bool state_is_zero(struct dma_iova_state *state)
 {
-	return !state->addr && !state->__size;
+	return !state->addr && !state->__size && !state->__links;
 }
 
 /* Count the granules of [iova, iova + len) the IOMMU maps. */
@@ -474,6 +476,7 @@ static void link_failure_part_way(struct kunit *test)
 	struct page *block;
 	phys_addr_t phys;
 	int failures = 0, n, ret = -ENOMEM;
+	unsigned int before;
 	void *first;
 
 	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 3);
@@ -519,6 +522,38 @@ static void link_failure_part_way(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 7, mapped_granules(domain, state.addr, SZ_32K));
 	if (strstarts(edu_iommu_name(edu->dev) ?: "", "virtio_iommu"))
 		KUNIT_EXPECT_GE(test, failures, 3);
+
+	/*
+	 * The IOMMU driver's map calls, failed in turn by the domain's ops,
+	 * on every IOMMU: the n-th of the link's calls fails it, until the
+	 * link makes fewer.
+	 */
+	dma_iova_unlink(edu->dev, &state, SZ_4K, 7 * SZ_4K, DMA_BIDIRECTIONAL, 0);
+	before = edu_map_failures();
+	failures = 0;
+	edu_count_syncs(domain, true);
+	for (n = 1; n < 16; n++) {
+		edu_fail_map_nth(n);
+		ret = dma_iova_link(edu->dev, &state, phys + SZ_4K, SZ_4K, 7 * SZ_4K,
+				    DMA_BIDIRECTIONAL, 0);
+		edu_fail_map_nth(0);
+		if (!ret)
+			break;
+		failures++;
+		KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+		KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, state.addr, SZ_32K),
+				    "map call %d failed", n);
+		memset(first, 0x3c, PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + SZ_4K, 0,
+						 PAGE_SIZE / 2, DMA_FROM_DEVICE));
+		KUNIT_EXPECT_TRUE(test, all_bytes(first, PAGE_SIZE, 0x3c));
+	}
+	edu_count_syncs(domain, false);
+	kunit_info(test, "%d IOMMU map calls of the link, each failed in turn\n", failures);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_GE(test, failures, 1);
+	KUNIT_EXPECT_EQ(test, failures, edu_map_failures() - before);
+	KUNIT_EXPECT_EQ(test, 7, mapped_granules(domain, state.addr, SZ_32K));
 	dma_iova_destroy(edu->dev, &state, SZ_32K, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, SZ_32K));
 	__free_pages(block, 3);
@@ -604,111 +639,335 @@ static void untrusted_bounces_partial_granules(struct kunit *test)
 }
 
 /*
- * Unlinking half of a two-page link: a page-table IOMMU (VT-d) removes
- * that half; virtio-iommu cannot split the mapping one link made and keeps
- * it, and the state is then marked so that its IOVA is never reused. Either
- * way destroy leaves nothing mapped.
+ * A 0x100-byte link at offset 0x300 of an untrusted device's page, in a
+ * larger reservation: the device writes the whole bounce granule, and the
+ * teardown of the whole reservation copies back the linked bytes only.
+ */
+static void bounce_copies_back_linked_bytes_only(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *page = test_page(test);
+	const size_t off = 0x300, len = 0x100;
+	struct dma_iova_state state;
+	u8 *buf = page_address(page), *expect;
+
+	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(edu->dev),
+			      "no swiotlb pool: boot with memory above 4 GiB");
+	expect = kunit_kmalloc(test, 2048, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, expect);
+	edu->pdev->untrusted = 1;
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, restore_trust, edu->pdev));
+
+	memset(buf, 0xee, PAGE_SIZE);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, page_to_phys(page) + off,
+						   2 * PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(page) + off, 0,
+					       len, DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, len));
+	KUNIT_EXPECT_TRUE(test, state.__size & DMA_IOVA_USE_SWIOTLB);
+
+	/* The device writes all of the bounce granule. */
+	load_device(test, edu, 2048, 0x19);
+	fill(expect, 2048, 0x19);
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr - off, 0, 2048, DMA_FROM_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr - off + 2048, 0, 2047, DMA_FROM_DEVICE));
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+
+	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off, expect + off, len));
+	KUNIT_EXPECT_TRUE_MSG(test, all_bytes(buf, off, 0xee), "bytes before the link changed");
+	KUNIT_EXPECT_TRUE_MSG(test, all_bytes(buf + off + len, PAGE_SIZE - off - len, 0xee),
+			      "bytes after the link changed");
+}
+
+/* Whether a device write of @len bytes to @dma lands in @cpu (0x3c before). */
+static bool device_reaches(struct kunit *test, struct edu_device *edu,
+			   dma_addr_t dma, void *cpu, size_t len)
+{
+	memset(cpu, 0x3c, len);
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, dma, 0, len, DMA_FROM_DEVICE));
+	return !all_bytes(cpu, len, 0x3c);
+}
+
+/*
+ * Unlinking the second half of a two-page link: virtio-iommu cannot split
+ * the mapping one request made, so the engine unmaps the link whole and
+ * maps the first half again. The device proves it: the second page is cut
+ * off, the first still reached; once that goes too, neither is.
  */
 static void partial_unlink_leaves_nothing_stale(struct kunit *test)
 {
 	struct iommu_domain *domain;
 	struct edu_device *edu = translating_edu(test, &domain);
 	struct dma_iova_state state;
+	const size_t len = PAGE_SIZE / 2;
 	struct page *block;
-	phys_addr_t second;
+	void *first, *second;
 	dma_addr_t base;
 
 	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 1);
 	KUNIT_ASSERT_NOT_NULL(test, block);
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order1, block));
+	first = page_address(block);
+	second = first + PAGE_SIZE;
+	load_device(test, edu, len, 0x4b);
+
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * PAGE_SIZE));
 	base = state.addr;
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(block), 0,
 					       2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, base + PAGE_SIZE, second, len));
 
 	dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
-	second = iommu_iova_to_phys(domain, base + PAGE_SIZE);
-	kunit_info(test, "the IOMMU %s the second half\n", second ? "kept" : "removed");
-	if (second)
-		KUNIT_EXPECT_TRUE(test, state.__size & DMA_IOVA_KEEP);
-	else
-		KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_KEEP);
-	KUNIT_EXPECT_EQ(test, dma_iova_size(&state), 2 * PAGE_SIZE);
+	KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_KEEP);
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(domain, base + PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, page_to_phys(block), iommu_iova_to_phys(domain, base));
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + PAGE_SIZE, second, len),
+			       "the unlinked half is still mapped");
+	KUNIT_EXPECT_TRUE_MSG(test, device_reaches(test, edu, base, first, len),
+			      "the half still linked is not mapped");
 
-	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_unlink(edu->dev, &state, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_free(edu->dev, &state);
 	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
-	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, base, first, len));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, base + PAGE_SIZE, second, len));
 }
 
-/* The runs of dma_iova_destroy_runs(), from an array of page ranges. */
-struct runs {
-	const unsigned int (*pages)[2];	/* first page, page count */
-	int n, at;
-};
-
-static bool next_run(void *ctx, size_t *offset, size_t *len)
+/*
+ * A three-page link cut in the middle: both ends stay mapped, each as a
+ * link of its own that a later unlink removes whole.
+ */
+static void unlink_cuts_a_link_in_the_middle(struct kunit *test)
 {
-	struct runs *r = ctx;
-
-	if (r->at == r->n)
-		return false;
-	*offset = r->pages[r->at][0] * PAGE_SIZE;
-	*len = r->pages[r->at][1] * PAGE_SIZE;
-	r->at++;
-	return true;
-}
-
-/* Links pages 0-1, 4 and 9-11 of 12; returns the reservation's base. */
-static dma_addr_t link_runs(struct kunit *test, struct edu_device *edu,
-			    struct iommu_domain *domain,
-			    struct dma_iova_state *state, struct page **pages)
-{
-	static const int linked[] = { 0, 1, 4, 9, 10, 11 };
-	int i;
-
-	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, state, 0, 12 * PAGE_SIZE));
-	for (i = 0; i < ARRAY_SIZE(linked); i++)
-		KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, state,
-						       page_to_phys(pages[linked[i]]),
-						       linked[i] * PAGE_SIZE, PAGE_SIZE,
-						       DMA_BIDIRECTIONAL, 0));
-	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, state, 0, 12 * PAGE_SIZE));
-	KUNIT_EXPECT_EQ(test, 6, mapped_granules(domain, state->addr,
-						 12 * PAGE_SIZE));
-	return state->addr;
-}
-
-static void destroy_runs_unmaps_exactly(struct kunit *test)
-{
-	static const unsigned int exact[][2] = { { 0, 2 }, { 4, 1 }, { 9, 3 } };
-	static const unsigned int backwards[][2] = { { 9, 3 }, { 0, 2 } };
-	struct runs cases[] = {
-		{ exact, ARRAY_SIZE(exact) },
-		{ backwards, ARRAY_SIZE(backwards) },
-	};
 	struct iommu_domain *domain;
 	struct edu_device *edu = translating_edu(test, &domain);
-	struct page *pages[12];
 	struct dma_iova_state state;
+	struct page *block;
+	phys_addr_t phys;
 	dma_addr_t base;
 	int i;
 
-	scattered_pages(test, pages, 12);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		/*
-		 * Exact runs, runs out of order: the engine unmaps what the
-		 * runs say, or falls back to looking every granule up; either
-		 * way nothing stays mapped.  (A run over a hole breaks the
-		 * contract: virtio-iommu would keep the device's mapping.)
-		 */
-		base = link_runs(test, edu, domain, &state, pages);
-		dma_iova_destroy_runs(edu->dev, &state, next_run, &cases[i],
-				      DMA_BIDIRECTIONAL, 0);
-		KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
-		KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, base, 12 * PAGE_SIZE),
-				    "case %d", i);
+	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 2);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	phys = page_to_phys(block);
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 4 * PAGE_SIZE));
+	base = state.addr;
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, phys, 0, 3 * PAGE_SIZE,
+					       DMA_BIDIRECTIONAL, 0));
+	dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, phys, iommu_iova_to_phys(domain, base));
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(domain, base + PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, phys + 2 * PAGE_SIZE, iommu_iova_to_phys(domain, base + 2 * PAGE_SIZE));
+	/* The middle is free again; the last page is a link of its own. */
+	KUNIT_EXPECT_EQ(test, 0, dma_iova_link(edu->dev, &state, phys + PAGE_SIZE, PAGE_SIZE,
+					       PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
+	KUNIT_EXPECT_EQ(test, -EBUSY, dma_iova_link(edu->dev, &state, phys, 0, PAGE_SIZE,
+						    DMA_BIDIRECTIONAL, 0));
+	for (i = 0; i < 3; i++)
+		dma_iova_unlink(edu->dev, &state, i * PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_KEEP);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 4 * PAGE_SIZE));
+	dma_iova_free(edu->dev, &state);
+	__free_pages(block, 2);
+}
+
+/*
+ * A dense destroy of 512 pages asks the IOMMU driver for no lookup; nor
+ * does a destroy across holes, which still leaves nothing the device can
+ * reach, at either end of any hole or run.
+ */
+static void destroy_makes_no_lookups(struct kunit *test)
+{
+	static const int linked[] = { 0, 1, 4, 9, 10, 11 };
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	const unsigned int n = 512;
+	struct dma_iova_state state;
+	struct page **pages;
+	unsigned int i, lookups, syncs;
+	dma_addr_t base;
+	int err = 0;
+
+	pages = kunit_kcalloc(test, n, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	scattered_pages(test, pages, n);
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, n * PAGE_SIZE));
+	base = state.addr;
+	for (i = 0; i < n && !err; i++)
+		err = dma_iova_link(edu->dev, &state, page_to_phys(pages[i]), i * PAGE_SIZE,
+				    PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_ASSERT_EQ(test, 0, err);
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, n * PAGE_SIZE));
+	edu_count_syncs(domain, true);
+	edu_lookups_reset();
+	edu_syncs_reset();
+	dma_iova_destroy(edu->dev, &state, n * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	lookups = edu_lookups();
+	syncs = edu_syncs();
+	edu_count_syncs(domain, false);
+	kunit_info(test, "dense destroy of %u pages: %u lookups, %u IOTLB syncs\n",
+		   n, lookups, syncs);
+	KUNIT_EXPECT_EQ(test, 0, lookups);
+	KUNIT_EXPECT_LE(test, syncs, 1);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, n * PAGE_SIZE));
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 12 * PAGE_SIZE));
+	base = state.addr;
+	for (i = 0; i < ARRAY_SIZE(linked); i++)
+		KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state,
+						       page_to_phys(pages[linked[i]]),
+						       linked[i] * PAGE_SIZE, PAGE_SIZE,
+						       DMA_FROM_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 12 * PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, base + 9 * PAGE_SIZE,
+					       page_address(pages[9]), 64));
+	edu_count_syncs(domain, true);
+	edu_lookups_reset();
+	dma_iova_destroy(edu->dev, &state, 12 * PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	lookups = edu_lookups();
+	edu_count_syncs(domain, false);
+	KUNIT_EXPECT_EQ(test, 0, lookups);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 12 * PAGE_SIZE));
+	/* Every page of the runs and the holes beside them: 0-1, 2, 3, 4, 5, 8, 9, 11. */
+	for (i = 0; i < 12; i++) {
+		if (i == 6 || i == 7 || i == 10)
+			continue;
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + i * PAGE_SIZE,
+							    page_address(pages[i]), 64),
+				       "page %u", i);
 	}
+}
+
+/*
+ * The lowest physical page links like any other (teardown no longer needs
+ * to tell a mapping of it from none): the device reads it through the
+ * reservation, and once it is unlinked its granule takes a new link, which
+ * the device then reads instead. x86 keeps page 0 out of System RAM, but
+ * it is memory the device can read.
+ */
+static void page_zero_links(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *out = test_page(test), *other = test_page(test);
+	const size_t len = PAGE_SIZE / 2;
+	struct dma_iova_state state;
+	dma_addr_t out_dma;
+
+	kunit_info(test, "physical page 0 is %sSystem RAM here\n", page_is_ram(0) ? "" : "not ");
+	fill(page_address(other), len, 0x5b);
+	out_dma = dma_map_page(edu->dev, out, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(edu->dev, out_dma));
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, 0, 0, PAGE_SIZE,
+					       DMA_TO_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, PAGE_SIZE));
+	/* Mapped to 0: the lookup cannot say more. */
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(domain, state.addr));
+	memset(page_address(out), 0xa5, len);
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, len, DMA_TO_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, out_dma, 0, len, DMA_FROM_DEVICE));
+	dma_sync_single_for_cpu(edu->dev, out_dma, PAGE_SIZE, DMA_FROM_DEVICE);
+	if (pfn_valid(0))
+		KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(out), phys_to_virt(0), len));
+
+	/* A second link of the granule is refused while the first lives... */
+	KUNIT_EXPECT_EQ(test, -EBUSY, dma_iova_link(edu->dev, &state, page_to_phys(other), 0,
+						    PAGE_SIZE, DMA_TO_DEVICE, 0));
+	/* ...and works, and is what the device reads, once it is unlinked. */
+	dma_iova_unlink(edu->dev, &state, 0, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(other), 0,
+					       PAGE_SIZE, DMA_TO_DEVICE, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, page_to_phys(other), iommu_iova_to_phys(domain, state.addr));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, len, DMA_TO_DEVICE));
+	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, out_dma, 0, len, DMA_FROM_DEVICE));
+	dma_unmap_page(edu->dev, out_dma, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(out), page_address(other), len));
+	dma_iova_destroy(edu->dev, &state, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, PAGE_SIZE));
+}
+
+/* Two threads, one reservation: each links and unlinks its own half. */
+#define HALF		5	/* pages: the halves share a bitmap word */
+#define ROUNDS		10000
+
+struct half {
+	struct edu_device *edu;
+	struct dma_iova_state *state;
+	struct page **pages;
+	size_t first;		/* page */
+	int err;
+	struct completion done;
+};
+
+static int link_unlink_half(void *data)
+{
+	struct half *h = data;
+	struct device *dev = h->edu->dev;
+	size_t off = h->first * PAGE_SIZE;
+	int round, i;
+
+	for (round = 0; round < ROUNDS && !h->err; round++) {
+		/* One link of the half, cut apart page by page... */
+		h->err = dma_iova_link(dev, h->state, page_to_phys(h->pages[h->first]), off,
+				       HALF * PAGE_SIZE, DMA_FROM_DEVICE, 0);
+		for (i = 0; i < HALF && !h->err; i++)
+			dma_iova_unlink(dev, h->state, off + i * PAGE_SIZE, PAGE_SIZE,
+					DMA_FROM_DEVICE, 0);
+	}
+	/* ...and, at the end, every other page of it linked. */
+	for (i = 0; i < HALF && !h->err; i += 2)
+		h->err = dma_iova_link(dev, h->state,
+				       page_to_phys(h->pages[h->first]) + i * PAGE_SIZE,
+				       off + i * PAGE_SIZE, PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	complete(&h->done);
+	return 0;
+}
+
+static void concurrent_halves(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *block, *pages[2 * HALF];
+	struct dma_iova_state state;
+	struct half halves[2];
+	int i;
+
+	/* Each half is contiguous, so that it can be one link. */
+	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 4);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	for (i = 0; i < 2 * HALF; i++)
+		pages[i] = block + i;
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * HALF * PAGE_SIZE));
+	for (i = 0; i < 2; i++) {
+		struct task_struct *task;
+
+		halves[i] = (struct half){ edu, &state, pages, i * HALF, 0 };
+		init_completion(&halves[i].done);
+		task = kthread_run(link_unlink_half, &halves[i], "dma_iova_half%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < 2; i++) {
+		wait_for_completion(&halves[i].done);
+		KUNIT_EXPECT_EQ_MSG(test, 0, halves[i].err, "half %d", i);
+	}
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * HALF * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_KEEP);
+	for (i = 0; i < 2 * HALF; i++) {
+		bool linked = (i % HALF) % 2 == 0;
+
+		KUNIT_EXPECT_EQ_MSG(test, linked,
+				    device_reaches(test, edu, state.addr + i * PAGE_SIZE,
+						   page_address(pages[i]), 64),
+				    "page %d after %d rounds", i, ROUNDS);
+	}
+	dma_iova_destroy(edu->dev, &state, 2 * HALF * PAGE_SIZE, DMA_FROM_DEVICE, 0);
+	__free_pages(block, 4);
 }
 
 static void need_unmap_behind_iommu(struct kunit *test)
@@ -727,15 +986,19 @@ static struct kunit_case dma_iova_cases[] = {
 	KUNIT_CASE(link_unlink_destroy),
 	KUNIT_CASE(bad_input_maps_nothing),
 	KUNIT_CASE(link_failure_part_way),
-	KUNIT_CASE(partial_unlink_leaves_nothing_stale),
+	KUNIT_CASE(unlink_cuts_a_link_in_the_middle),
+	KUNIT_CASE(destroy_makes_no_lookups),
 	KUNIT_CASE(need_unmap_behind_iommu),
-	KUNIT_CASE(destroy_runs_unmaps_exactly),
 	KUNIT_CASE_SLOW(cycles_leave_allocator_unchanged),
 	KUNIT_CASE_SLOW(device_copies_through_links),
 	KUNIT_CASE_SLOW(to_device_link_is_read_only),
 	KUNIT_CASE_SLOW(unlink_cuts_device_off),
 	KUNIT_CASE_SLOW(destroy_cuts_device_off),
 	KUNIT_CASE_SLOW(untrusted_bounces_partial_granules),
+	KUNIT_CASE_SLOW(bounce_copies_back_linked_bytes_only),
+	KUNIT_CASE_SLOW(partial_unlink_leaves_nothing_stale),
+	KUNIT_CASE_SLOW(page_zero_links),
+	KUNIT_CASE_SLOW(concurrent_halves),
 	{}
 };
 

@@ -272,13 +272,38 @@ static void count_flush_all(struct iommu_domain *domain)
 	real_ops->flush_iotlb_all(domain);
 }
 
+static atomic_t lookups, map_fail_in, map_failures;
+
+static phys_addr_t count_iova_to_phys(struct iommu_domain *domain,
+				      dma_addr_t iova)
+{
+	atomic_inc(&lookups);
+	return real_ops->iova_to_phys(domain, iova);
+}
+
+static int failing_map_pages(struct iommu_domain *domain, unsigned long iova,
+			     phys_addr_t paddr, size_t pgsize, size_t pgcount,
+			     int prot, gfp_t gfp, size_t *mapped)
+{
+	if (atomic_add_unless(&map_fail_in, -1, 0) &&
+	    !atomic_read(&map_fail_in)) {
+		atomic_inc(&map_failures);
+		*mapped = 0;
+		return -ENOMEM;
+	}
+	return real_ops->map_pages(domain, iova, paddr, pgsize, pgcount, prot,
+				   gfp, mapped);
+}
+
 /**
  * edu_count_syncs() - count a domain's IOTLB syncs, or stop counting
  * @domain: the domain, which nothing else changes the ops of meanwhile
  * @on: start or stop
  *
  * iotlb_sync_map, iotlb_sync and flush_iotlb_all (the flush queue's flush)
- * are counted, in edu_syncs(), by a copy of the domain's ops.
+ * are counted, in edu_syncs(), by a copy of the domain's ops, as are
+ * iova_to_phys lookups, in edu_lookups(); the copy's map_pages fails when
+ * edu_fail_map_nth() says so.
  */
 void edu_count_syncs(struct iommu_domain *domain, bool on)
 {
@@ -291,6 +316,10 @@ void edu_count_syncs(struct iommu_domain *domain, bool on)
 			counting_ops.iotlb_sync = count_sync;
 		if (real_ops->flush_iotlb_all)
 			counting_ops.flush_iotlb_all = count_flush_all;
+		if (real_ops->iova_to_phys)
+			counting_ops.iova_to_phys = count_iova_to_phys;
+		if (real_ops->map_pages)
+			counting_ops.map_pages = failing_map_pages;
 		WRITE_ONCE(domain->ops, &counting_ops);
 	} else {
 		WRITE_ONCE(domain->ops, real_ops);
@@ -313,6 +342,43 @@ unsigned int edu_syncs(void)
 void edu_syncs_reset(void)
 {
 	atomic_set(&syncs, 0);
+}
+
+/**
+ * edu_lookups() - iova_to_phys lookups counted since the last reset
+ *
+ * Return: the count.
+ */
+unsigned int edu_lookups(void)
+{
+	return atomic_read(&lookups);
+}
+
+/**
+ * edu_lookups_reset() - start counting iova_to_phys lookups from zero
+ */
+void edu_lookups_reset(void)
+{
+	atomic_set(&lookups, 0);
+}
+
+/**
+ * edu_fail_map_nth() - fail a coming map_pages call of the counted domain
+ * @n: fail the n-th call from now with -ENOMEM, mapping nothing; 0 for none
+ */
+void edu_fail_map_nth(unsigned int n)
+{
+	atomic_set(&map_fail_in, n);
+}
+
+/**
+ * edu_map_failures() - map_pages calls failed by edu_fail_map_nth()
+ *
+ * Return: the count since boot.
+ */
+unsigned int edu_map_failures(void)
+{
+	return atomic_read(&map_failures);
 }
 
 /**

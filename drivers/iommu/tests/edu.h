@@ -55,6 +55,10 @@ int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
 void edu_count_syncs(struct iommu_domain *domain, bool on);
 unsigned int edu_syncs(void);
 void edu_syncs_reset(void);
+unsigned int edu_lookups(void);
+void edu_lookups_reset(void);
+void edu_fail_map_nth(unsigned int n);
+unsigned int edu_map_failures(void);
 
 const char *edu_iommu_name(struct device *dev);
 bool edu_expect_identity(void);

@@ -9,10 +9,11 @@
 //!   overlap) before the C API is called;
 //! - pages linked from safe code outlive the reservation (`'a`);
 //! - teardown, by [`Drop`] or [`Reservation::destroy`], removes exactly what
-//!   is linked, holes or not, so a driver can neither leak a mapping nor
-//!   leave a stale one.
+//!   is linked, holes or not (the engine keeps a record of its own), so a
+//!   driver can neither leak a mapping nor leave a stale one.
 //!
-//! The tracking costs two bits per granule (page) of the reservation.
+//! The tracking costs three bits per granule (page) of the reservation: one
+//! here, for the checks, and two in the engine's record of the links.
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
@@ -82,8 +83,7 @@ use core::marker::PhantomData;
 /// - `granule` is the device's IOMMU granule, a power of two, and `head`
 ///   the offset of `state.addr` in its granule.
 /// - Bit `i` of `linked` is set exactly when a link of this reservation maps
-///   granule `i` of `[state.addr - head, state.addr + size)`, and bit `i` of
-///   `starts` when a link starts in that granule.
+///   granule `i` of `[state.addr - head, state.addr + size)`.
 /// - Linked memory stays allocated until it is unlinked or the reservation
 ///   is torn down (the contract of the `link_*` functions).
 pub struct Reservation<'a> {
@@ -95,7 +95,6 @@ pub struct Reservation<'a> {
     dir: DataDirection,
     attrs: Attrs,
     linked: KVec<u64>,
-    starts: KVec<u64>,
     _memory: PhantomData<&'a Page>,
 }
 
@@ -138,9 +137,8 @@ impl<'a> Reservation<'a> {
         }
         let granules = size.checked_add(head + granule - 1).ok_or(EOVERFLOW)? / granule;
         let linked = KVec::from_elem(0u64, granules.div_ceil(64), GFP_KERNEL)?;
-        let starts = KVec::from_elem(0u64, granules.div_ceil(64), GFP_KERNEL)?;
 
-        let mut state = bindings::dma_iova_state { addr: 0, __size: 0 };
+        let mut state = bindings::dma_iova_state::default();
         // SAFETY: `dev` is a valid device and `state` is ours; the C API only
         // uses the in-granule offset of the physical address.
         if !unsafe { bindings::dma_iova_try_alloc(dev.as_raw(), &mut state, head as u64, size) } {
@@ -157,7 +155,6 @@ impl<'a> Reservation<'a> {
             dir,
             attrs,
             linked,
-            starts,
             _memory: PhantomData,
         }))
     }
@@ -186,10 +183,11 @@ impl<'a> Reservation<'a> {
         offset < self.size && self.bit((self.head + offset) / self.granule)
     }
 
-    /// Bytes of memory this reservation uses to track its links: two bits
-    /// per granule.
+    /// Bytes of memory this reservation uses to track its links: a bit per
+    /// granule here and two in the engine's record (besides its header).
     pub fn tracking_bytes(&self) -> usize {
-        (self.linked.len() + self.starts.len()) * core::mem::size_of::<u64>()
+        let granules = (self.head + self.size).div_ceil(self.granule);
+        (self.linked.len() + granules.div_ceil(32)) * core::mem::size_of::<u64>()
     }
 
     /// Links `page` whole at `offset` of the reservation.
@@ -226,6 +224,59 @@ impl<'a> Reservation<'a> {
         // SAFETY: The range is within `page`, which the caller keeps until
         // the reservation is torn down.
         unsafe { self.link_phys(offset, phys + page_offset as u64, len) }
+    }
+
+    /// Links `pages` whole from `offset` of the reservation, one link per run
+    /// of physically contiguous pages, so that the IOMMU can map each run
+    /// with the largest page sizes it has.
+    ///
+    /// On failure the pages linked before the failing run stay linked.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Reservation::link_page`], for every page.
+    pub unsafe fn link_pages(&mut self, offset: usize, pages: &'a [Page]) -> Result {
+        // SAFETY: Each page is valid, borrowed for `'a`, and kept by the
+        // caller until the reservation is torn down.
+        let phys = pages.iter().map(|page| unsafe { bindings::page_to_phys(page.as_ptr()) });
+        // SAFETY: By the function's contract.
+        unsafe { self.link_phys_pages(offset, phys) }
+    }
+
+    /// Links the pages at physical addresses `pages` whole, from `offset` of
+    /// the reservation, one link per run of contiguous pages.
+    ///
+    /// On failure the pages linked before the failing run stay linked.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Reservation::link_phys`], for every page.
+    pub unsafe fn link_phys_pages(
+        &mut self,
+        offset: usize,
+        pages: impl IntoIterator<Item = u64>,
+    ) -> Result {
+        const PAGE: u64 = crate::page::PAGE_SIZE as u64;
+        let mut at = offset;
+        // The run being gathered: its first address and length.
+        let mut run: Option<(u64, usize)> = None;
+        for phys in pages {
+            match &mut run {
+                Some((start, len)) if *start + *len as u64 == phys => *len += PAGE as usize,
+                _ => {
+                    if let Some((start, len)) = run.replace((phys, PAGE as usize)) {
+                        // SAFETY: By the function's contract.
+                        unsafe { self.link_phys(at, start, len) }?;
+                        at = at.checked_add(len).ok_or(EOVERFLOW)?;
+                    }
+                }
+            }
+        }
+        match run {
+            // SAFETY: By the function's contract.
+            Some((start, len)) => unsafe { self.link_phys(at, start, len) },
+            None => Ok(()),
+        }
     }
 
     /// Links `len` bytes of physical memory at `phys` at `offset` of the
@@ -268,12 +319,10 @@ impl<'a> Reservation<'a> {
                 self.attrs.as_raw(),
             )
         })?;
-        // INVARIANT: The link maps granules `first..=last` and starts in
-        // `first`.
+        // INVARIANT: The link maps granules `first..=last`.
         for i in first..=last {
             self.set_bit(i, true);
         }
-        self.starts[first / 64] |= 1 << (first % 64);
         Ok(())
     }
 
@@ -293,9 +342,12 @@ impl<'a> Reservation<'a> {
     }
 
     /// Unlinks the links in `[offset, offset + len)` and flushes the IOMMU;
-    /// the IOVA stays reserved. The range must not cut a link (`EINVAL`):
-    /// some IOMMUs (virtio-iommu) cannot remove part of the mapping one link
-    /// made.
+    /// the IOVA stays reserved.
+    ///
+    /// The range may cut a link (one made by [`Reservation::link_pages`],
+    /// say): the engine then unmaps the link whole and maps its parts
+    /// outside the range again, so the device must not be using the link
+    /// meanwhile.
     pub fn unlink(&mut self, offset: usize, len: usize) -> Result {
         let (first, last) = self.granules(offset, len)?;
         let g = self.granule;
@@ -303,14 +355,6 @@ impl<'a> Reservation<'a> {
         if ((self.head + offset) % g != 0 && offset != 0)
             || ((self.head + end) % g != 0 && end != self.size)
         {
-            return Err(EINVAL);
-        }
-        // Whole links only: the range starts where a link starts (or
-        // nothing is linked), and the granule after it starts a link or is
-        // free.
-        let granules = (self.head + self.size).div_ceil(g);
-        let cuts = |i: usize| self.bit(i) && !self.start(i);
-        if cuts(first) || (last + 1 < granules && cuts(last + 1)) {
             return Err(EINVAL);
         }
         self.unlink_granules(first, last + 1);
@@ -375,16 +419,11 @@ impl<'a> Reservation<'a> {
         self.linked[i / 64] & (1 << (i % 64)) != 0
     }
 
-    fn start(&self, i: usize) -> bool {
-        self.starts[i / 64] & (1 << (i % 64)) != 0
-    }
-
     fn set_bit(&mut self, i: usize, on: bool) {
         if on {
             self.linked[i / 64] |= 1 << (i % 64);
         } else {
             self.linked[i / 64] &= !(1 << (i % 64));
-            self.starts[i / 64] &= !(1 << (i % 64));
         }
     }
 }
@@ -479,6 +518,13 @@ impl<'a> Scoped<'_, 'a> {
         unsafe { self.inner.link_page_range(offset, page, page_offset, len) }
     }
 
+    /// Links pages, a link per contiguous run: see
+    /// [`Reservation::link_pages`].
+    pub fn link_pages(&mut self, offset: usize, pages: &'a [Page]) -> Result {
+        // SAFETY: As for `link_page`.
+        unsafe { self.inner.link_pages(offset, pages) }
+    }
+
     /// Unlinks a range: see [`Reservation::unlink`].
     pub fn unlink(&mut self, offset: usize, len: usize) -> Result {
         self.inner.unlink(offset, len)
@@ -497,61 +543,18 @@ impl<'a> core::ops::Deref for Scoped<'_, 'a> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        // One pass over the runs the bitmap records, one IOTLB flush, and
-        // no lookup of the IOMMU's page tables.
-        let mut state = self.state;
-        let mut runs = LinkedRuns {
-            iova: self,
-            at: 0,
-            granules: (self.head + self.size).div_ceil(self.granule),
-        };
-        // SAFETY: `dev` is valid and `state` its reservation; the runs are
-        // exactly what is linked (they share no granule: a granule between
-        // them is free), and the device is done with them.
+        // The engine unmaps each run of links with one call and flushes
+        // once, holes or not, without looking the IOMMU's page tables up.
+        // SAFETY: `dev` is valid and `state` its reservation; the device is
+        // done with the links.
         unsafe {
-            bindings::dma_iova_destroy_runs(
+            bindings::dma_iova_destroy(
                 self.dev.as_raw(),
-                &mut state,
-                Some(next_linked_run),
-                core::ptr::from_mut(&mut runs).cast(),
+                &mut self.state,
+                self.size,
                 self.dir.as_raw(),
                 self.attrs.as_raw(),
             )
         };
-        self.state = state;
     }
-}
-
-/// The runs of linked granules of a reservation, for
-/// `dma_iova_destroy_runs()`.
-struct LinkedRuns<'a, 'b> {
-    iova: &'a Reservation<'b>,
-    at: usize,
-    granules: usize,
-}
-
-/// Gives the next run of linked granules, as a byte range of the
-/// reservation.
-///
-/// # Safety
-///
-/// `ctx` is a `LinkedRuns`; `offset` and `len` are writable.
-unsafe extern "C" fn next_linked_run(
-    ctx: *mut core::ffi::c_void,
-    offset: *mut usize,
-    len: *mut usize,
-) -> bool {
-    // SAFETY: By the function's contract.
-    let runs = unsafe { &mut *ctx.cast::<LinkedRuns<'_, '_>>() };
-    let iova = runs.iova;
-    let Some(start) = (runs.at..runs.granules).find(|&i| iova.bit(i)) else {
-        return false;
-    };
-    let stop = (start..runs.granules)
-        .find(|&i| !iova.bit(i))
-        .unwrap_or(runs.granules);
-    runs.at = stop;
-    // SAFETY: By the function's contract.
-    unsafe { (*offset, *len) = iova.span(start, stop) };
-    true
 }

@@ -95,7 +95,8 @@ impl MappedPages {
     /// driver can write the device's page table.
     ///
     /// Behind a translating IOMMU the addresses are consecutive: page `i`
-    /// is at the first address plus `i * PAGE_SIZE`.
+    /// is at the first address plus `i * PAGE_SIZE`, and each run of
+    /// physically contiguous pages is one link.
     pub fn map(
         dev: &ARef<Device>,
         pages: KVec<Page>,
@@ -107,13 +108,13 @@ impl MappedPages {
         }
         let size = pages.len().checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
         if let Some(mut iova) = Reservation::try_alloc(dev, size, 0, dir, Attrs::empty())? {
-            for (i, page) in pages.iter().enumerate() {
-                let page: *const Page = page;
-                // SAFETY: The mapping owns the page, in a vector that is not
-                // changed while the reservation lives, and drops the
-                // reservation first; leaking the mapping leaks the page.
-                unsafe { iova.link_page(i * PAGE_SIZE, &*page) }?;
-            }
+            let list: *const [Page] = &*pages;
+            // One link per run of contiguous pages: the IOMMU maps each run
+            // with its largest page sizes, and teardown unmaps it in one.
+            // SAFETY: The mapping owns the pages, in a vector that is not
+            // changed while the reservation lives, and drops the reservation
+            // first; leaking the mapping leaks the pages.
+            unsafe { iova.link_pages(0, &*list) }?;
             iova.sync_all()?;
             let base = iova.dma_address(0)?;
             for i in 0..pages.len() {
@@ -218,7 +219,7 @@ impl MappedPages {
         &self.pages
     }
 
-    /// Bytes the mapping keeps per page to unmap: 2 bits on the two-step
+    /// Bytes the mapping keeps per page to unmap: 3 bits on the two-step
     /// path, a DMA address when the streaming path needs it, else nothing.
     pub fn tracking_bytes(&self) -> usize {
         match &self.path {

@@ -14,8 +14,10 @@
 //! output: on the IOVA path a map costs the PFN word per page and nothing
 //! more. Tearing the map down unmaps exactly the mapped runs, however many
 //! holes lie between them, with one IOTLB flush for all of them
-//! (`dma_iova_destroy_runs()`): its IOMMU work follows the number of runs,
-//! not of pages.
+//! (`dma_iova_destroy()`, which keeps its own record of the links): its
+//! IOMMU work follows the number of runs, not of pages. A run of entries
+//! whose pages are contiguous is linked with one call, which the IOMMU maps
+//! with its largest page sizes.
 //!
 //! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
 
@@ -26,7 +28,7 @@ use crate::{
     device::Device,
     dma::{DataDirection, DmaAddress},
     error::{code::*, Result},
-    ffi::{c_ulong, c_void},
+    ffi::c_ulong,
     page::PAGE_SIZE,
     types::ARef,
 };
@@ -122,7 +124,7 @@ impl DmaMap {
         }
         let size = entries.checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
         let pfns = KVVec::from_elem(0, entries, GFP_KERNEL)?;
-        let mut state = bindings::dma_iova_state { addr: 0, __size: 0 };
+        let mut state = bindings::dma_iova_state::default();
         let raw = dev.as_raw();
         // SAFETY: `dev` is valid.
         let (boundary, limited, coherent) = unsafe {
@@ -260,12 +262,55 @@ impl DmaMap {
         let mut result = Ok(());
         // The entries linked, to sync.
         let mut linked: Option<(usize, usize)> = None;
+        // A run of plain entries with contiguous pages, not linked yet.
+        let mut run: Option<(usize, usize)> = None;
         // One answer per provider for the call: providers may come and go
         // between calls.
         let mut p2p = P2p::new();
-        for idx in first..end {
-            let pfn = Pfn::from_raw(self.pfns[idx]);
-            if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
+        let iova = self.uses_iova();
+        for idx in first..=end {
+            let plain = idx < end && {
+                let pfn = Pfn::from_raw(self.pfns[idx]);
+                if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
+                    continue;
+                }
+                // SAFETY: By the function's contract the page stays
+                // allocated.
+                iova && self.may_link(pfn) && unsafe { p2p.reach(&self.dev, pfn.pfn()) } == Reach::Map
+            };
+            if plain {
+                let phys = Pfn::from_raw(self.pfns[idx]).phys();
+                match run {
+                    Some((start, n))
+                        if start + n == idx
+                            && Pfn::from_raw(self.pfns[start]).phys() + (n * PAGE_SIZE) as u64
+                                == phys =>
+                    {
+                        run = Some((start, n + 1));
+                        continue;
+                    }
+                    _ => (),
+                }
+            }
+            // The run ends here: link it.
+            if let Some((start, n)) = run.take() {
+                // SAFETY: By the function's contract.
+                match unsafe { self.link_run(start, n) } {
+                    Ok(()) => {
+                        mapped += n;
+                        linked = Some((linked.map_or(start, |(lo, _)| lo), start + n - 1));
+                    }
+                    Err(err) => {
+                        result = Err(err);
+                        break;
+                    }
+                }
+            }
+            if idx == end {
+                break;
+            }
+            if plain {
+                run = Some((idx, 1));
                 continue;
             }
             // SAFETY: By the function's contract.
@@ -289,6 +334,44 @@ impl DmaMap {
             }
         }
         result.map(|()| mapped)
+    }
+
+    /// Whether the device may have entry `pfn` as the map's direction asks.
+    fn may_link(&self, pfn: Pfn) -> bool {
+        pfn.is_writable() || self.dir == DataDirection::ToDevice
+    }
+
+    /// Links entries `start..start + n`, plain pages of contiguous memory,
+    /// with one link, without syncing the IOTLB.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaMap::map_pfn`], for each entry.
+    unsafe fn link_run(&mut self, start: usize, n: usize) -> Result {
+        let Path::Iova(state) = &mut self.path else {
+            return Err(EINVAL);
+        };
+        let phys = Pfn::from_raw(self.pfns[start]).phys();
+        // SAFETY: `dev` and `state` are valid; the entries' pages stay
+        // allocated while linked, by the function's contract, and their
+        // offsets are free (the entries are not mapped).
+        let ret = unsafe {
+            bindings::dma_iova_link(
+                self.dev.as_raw(),
+                state,
+                phys,
+                start * PAGE_SIZE,
+                n * PAGE_SIZE,
+                self.dir.as_raw(),
+                0,
+            )
+        };
+        crate::error::to_result(ret)?;
+        for word in &mut self.pfns[start..start + n] {
+            // INVARIANT: The entry is linked at its offset.
+            *word |= DMA_MAPPED;
+        }
+        Ok(())
     }
 
     /// Makes the links of entries `lo..=hi` visible to the device, on the
@@ -489,12 +572,6 @@ impl DmaMap {
     }
 }
 
-/// The runs of mapped entries of a map, for `dma_iova_destroy_runs()`.
-struct Runs<'a> {
-    pfns: &'a [c_ulong],
-    at: usize,
-}
-
 /// The next run `start..stop` of entries at or after `from` that are
 /// linked plainly (mapped, not peer to peer), if any.
 fn linked_run(pfns: &[c_ulong], from: usize) -> Option<(usize, usize)> {
@@ -504,31 +581,11 @@ fn linked_run(pfns: &[c_ulong], from: usize) -> Option<(usize, usize)> {
     Some((start, stop))
 }
 
-/// Gives the next run of linked entries, as a byte range.
-///
-/// # Safety
-///
-/// `ctx` is a `Runs`; `offset` and `len` are writable.
-unsafe extern "C" fn next_run(ctx: *mut c_void, offset: *mut usize, len: *mut usize) -> bool {
-    // SAFETY: By the function's contract.
-    let runs = unsafe { &mut *ctx.cast::<Runs<'_>>() };
-    let Some((start, stop)) = linked_run(runs.pfns, runs.at) else {
-        return false;
-    };
-    runs.at = stop;
-    // SAFETY: By the function's contract.
-    unsafe {
-        *offset = start * PAGE_SIZE;
-        *len = (stop - start) * PAGE_SIZE;
-    }
-    true
-}
-
 impl Drop for DmaMap {
     fn drop(&mut self) {
         // Peer-to-peer entries through the host bridge are unlinked without
-        // CPU cache maintenance, one by one (they are rare); the runs of the
-        // others all at once.
+        // CPU cache maintenance, one by one (they are rare); the engine
+        // unlinks the others all at once, a call per run and one flush.
         for idx in 0..self.pfns.len() {
             if self.pfns[idx] & P2PDMA != 0 {
                 self.unmap_pfn(idx);
@@ -538,22 +595,9 @@ impl Drop for DmaMap {
         let dir = self.dir.as_raw();
         match &mut self.path {
             Path::Iova(state) => {
-                let mut runs = Runs {
-                    pfns: &self.pfns,
-                    at: 0,
-                };
-                // SAFETY: By the type invariant the runs of mapped entries
-                // are exactly what is linked; the device is done with them.
-                unsafe {
-                    bindings::dma_iova_destroy_runs(
-                        dev,
-                        state,
-                        Some(next_run),
-                        core::ptr::from_mut(&mut runs).cast(),
-                        dir,
-                        0,
-                    )
-                };
+                // SAFETY: `dev` and `state` are valid; the device is done
+                // with the entries.
+                unsafe { bindings::dma_iova_destroy(dev, state, self.pfns.len() * PAGE_SIZE, dir, 0) };
             }
             Path::Direct(Some(list)) => {
                 for (idx, word) in self.pfns.iter().enumerate() {

@@ -22,6 +22,8 @@ QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
 			   # clean and still passes QEMU's ACPI tables (VIOT).
 			   extra_qemu_params=['-bios', 'qboot.rom',
 					      '-machine', 'q35', '-accel', 'tcg',
+					      # Two CPUs, for the concurrency tests.
+					      '-smp', '2',
 					      # Memory above 4 GiB gives swiotlb a
 					      # pool, for the untrusted-device tests.
 					      '-m', '4608',
