@@ -21,7 +21,8 @@ from collections import defaultdict
 LINE = re.compile(r'dma_bench: iommu=(\S+) mode=(\S+) layout=(\S+) path=(\S+) '
                   r'pages=(\d+) rep=(\d+) ns=(\d+) map_ns=(\d+) syncs=(\d+) '
                   r'state=(\d+) sg_nents=(\d+)')
-PATHS = ['map_page', 'map_sg', 'iova_batch', 'iova_on_demand', 'hmm_dma_map']
+PATHS = ['map_page', 'map_sg', 'iova_batch', 'iova_on_demand', 'iova_holes',
+         'mapped_pages', 'hmm_dma_map', 'ops_floor']
 
 
 def iommu_name(raw):
@@ -73,23 +74,26 @@ def plot(runs, png):
     import matplotlib.pyplot as plt
 
     configs = sorted({(k[0], k[1]) for k in runs})
-    fig, axes = plt.subplots(1, len(configs), figsize=(5 * len(configs), 4),
+    layouts = ('scattered', 'contiguous')
+    fig, axes = plt.subplots(len(layouts), len(configs),
+                             figsize=(5 * len(configs), 4 * len(layouts)),
                              squeeze=False, sharey=True)
-    for ax, (iommu, mode) in zip(axes[0], configs):
-        for p in PATHS:
-            xs, ys = [], []
-            for key in sorted(k for k in runs if k[:3] == (iommu, mode, 'scattered')):
-                if p in runs[key]:
-                    xs.append(key[3])
-                    ys.append(statistics.median(v[0] for v in runs[key][p]))
-            if xs:
-                ax.plot(xs, ys, marker='o', label=p)
-        ax.set_xscale('log')
-        ax.set_yscale('log')
-        ax.set_title(f'{iommu}, {mode}, scattered pages')
-        ax.set_xlabel('pages mapped and unmapped')
-        ax.grid(True, which='both', alpha=0.3)
-    axes[0][0].set_ylabel('ns per page (median, guest clock)')
+    for row, layout in zip(axes, layouts):
+        for ax, (iommu, mode) in zip(row, configs):
+            for p in PATHS:
+                xs, ys = [], []
+                for key in sorted(k for k in runs if k[:3] == (iommu, mode, layout)):
+                    if p in runs[key]:
+                        xs.append(key[3])
+                        ys.append(statistics.median(v[0] for v in runs[key][p]))
+                if xs:
+                    ax.plot(xs, ys, marker='o', label=p)
+            ax.set_xscale('log')
+            ax.set_yscale('log')
+            ax.set_title(f'{iommu}, {mode}, {layout} pages')
+            ax.set_xlabel('pages mapped and unmapped')
+            ax.grid(True, which='both', alpha=0.3)
+        row[0].set_ylabel('ns per page (median, guest clock)')
     axes[0][0].legend()
     fig.tight_layout()
     fig.savefig(png, dpi=100)

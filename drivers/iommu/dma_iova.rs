@@ -163,6 +163,7 @@ impl Links {
         unsafe { Kmalloc::free(links.cast(), layout) };
     }
 
+    #[inline]
     fn domain(&self) -> &Domain {
         // SAFETY: By the type invariant the domain is the reservation's DMA
         // domain, attached while its driver is bound.
@@ -174,6 +175,7 @@ impl Links {
         1 << self.shift
     }
 
+    #[inline]
     fn bits(&self) -> &[AtomicU64] {
         // SAFETY: The record is followed by `words` initialised words (see
         // `Links::alloc`), which are only accessed atomically.
@@ -236,26 +238,32 @@ mod bitmap {
     const EVEN: u64 = 0x5555_5555_5555_5555;
 
     /// The bits of `kind` of word `w` for granules in `first..=last`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn mask(w: usize, first: usize, last: usize, kind: Kind) -> u64 {
-        let lo = first.max(w * 32) - w * 32;
-        let hi = last.min(w * 32 + 31) - w * 32;
-        (u64::MAX >> (62 - 2 * hi)) & (u64::MAX << (2 * lo)) & (EVEN << kind.0)
+        // `w` is the word of a granule of `first..=last`: `lo` and `hi` are
+        // in `0..32`, so nothing below wraps (hence no overflow checks on
+        // this hot path).
+        let at = w.wrapping_mul(32);
+        let lo = first.max(at).wrapping_sub(at);
+        let hi = last.min(at.wrapping_add(31)).wrapping_sub(at);
+        (u64::MAX >> (62 - 2 * hi as u32)) & (u64::MAX << (2 * lo as u32)) & (EVEN << kind.0)
     }
 
     /// Marks `first..=last` linked, with a link starting at `first`, unless
     /// one of them is linked already: then nothing changes and it returns
     /// false.
+    #[inline(always)]
     pub(super) fn claim(map: &[AtomicU64], first: usize, last: usize) -> bool {
         for w in first / 32..=last / 32 {
             let mut m = mask(w, first, last, LINKED);
             if w == first / 32 {
                 m |= mask(w, first, first, START);
             }
-            let old = map[w].fetch_or(m, AcqRel);
-            if old & m & EVEN != 0 {
-                // Give back what this call set, and nothing else.
-                map[w].fetch_and(!(m & !old), AcqRel);
+            // Granules of disjoint ranges are set by one atomic OR each, so
+            // the check may read first: a link racing an overlapping one is
+            // a caller's bug that the check may then miss, not a corruption
+            // of the other ranges' bits.
+            if map[w].load(Relaxed) & m & EVEN != 0 {
                 for v in first / 32..w {
                     map[v].fetch_and(
                         !(mask(v, first, last, LINKED) | mask(v, first, first, START)),
@@ -264,6 +272,7 @@ mod bitmap {
                 }
                 return false;
             }
+            map[w].fetch_or(m, AcqRel);
         }
         true
     }
@@ -276,6 +285,7 @@ mod bitmap {
     }
 
     /// Clears both bits of `first..=last`.
+    #[inline]
     pub(super) fn clear(map: &[AtomicU64], first: usize, last: usize) {
         for w in first / 32..=last / 32 {
             let m = mask(w, first, last, LINKED) | mask(w, first, last, START);
@@ -284,13 +294,14 @@ mod bitmap {
     }
 
     /// Both bits of granule `i`: (linked, start).
-    #[inline]
+    #[inline(always)]
     pub(super) fn get(map: &[AtomicU64], i: usize) -> (bool, bool) {
         let word = map[i / 32].load(Acquire) >> (2 * (i % 32));
         (word & 1 != 0, word & 2 != 0)
     }
 
     /// The first granule in `from..end` whose `kind` bit is `want`, or `end`.
+    #[inline(always)]
     pub(super) fn next(map: &[AtomicU64], from: usize, end: usize, kind: Kind, want: bool) -> usize {
         let mut i = from;
         while i < end {
@@ -406,17 +417,20 @@ impl Target<'_> {
 struct State(*mut bindings::dma_iova_state);
 
 impl State {
+    #[inline]
     fn addr(&self) -> u64 {
         // SAFETY: Valid by the type invariant; not written concurrently.
         unsafe { (*self.0).addr }
     }
 
+    #[inline]
     fn size_word(&self) -> &AtomicU64 {
         // SAFETY: Valid by the type invariant and aligned (asserted above);
         // every access that may race goes through this atomic.
         unsafe { AtomicU64::from_ptr(ptr::addr_of_mut!((*self.0).__size)) }
     }
 
+    #[inline]
     fn flags(&self) -> u64 {
         self.size_word().load(Ordering::Relaxed) & FLAGS
     }
@@ -426,11 +440,13 @@ impl State {
     }
 
     /// The reserved size, without the flags.
+    #[inline]
     fn reserved(&self) -> u64 {
         self.size_word().load(Ordering::Relaxed) & !FLAGS
     }
 
     /// The link record of a reservation; `None` for a state without one.
+    #[inline]
     fn links(&self) -> Option<&Links> {
         // SAFETY: Valid by the type invariant; not written concurrently.
         let links = unsafe { (*self.0).__links }.cast::<Links>();
@@ -443,12 +459,14 @@ impl State {
     }
 
     /// The IOVA of the reservation's first granule.
+    #[inline]
     fn base(&self, links: &Links) -> u64 {
         self.addr() & !(links.granule() - 1)
     }
 
     /// Checks that `[offset, offset + size)` is a non-empty part of the
     /// reservation; returns its first and last granule.
+    #[inline]
     fn span(&self, links: &Links, offset: usize, size: usize) -> Result<(usize, usize)> {
         if size == 0 {
             return Err(EINVAL);
@@ -457,10 +475,11 @@ impl State {
         if end > self.reserved() {
             return Err(EINVAL);
         }
-        let start = self.addr() - self.base(links) + offset as u64;
+        // `start + size <= reserved + head`, which fits: no wrapping.
+        let start = (self.addr() - self.base(links)).wrapping_add(offset as u64);
         Ok((
             (start >> links.shift) as usize,
-            ((start + size as u64 - 1) >> links.shift) as usize,
+            (start.wrapping_add(size as u64 - 1) >> links.shift) as usize,
         ))
     }
 
@@ -494,9 +513,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     #[inline]
     fn iova(&self, granule: usize) -> u64 {
-        self.base + ((granule as u64) << self.links.shift)
+        // Granules of the reservation: inside its IOVA, which fits.
+        self.base.wrapping_add((granule as u64) << self.links.shift)
     }
 
+    #[inline]
     fn len(&self, first: usize, last: usize) -> usize {
         ((last - first + 1) as usize) << self.links.shift
     }
@@ -508,6 +529,7 @@ impl Ctx<'_> {
     ///
     /// The range is part of the reservation and unmapped, and the memory
     /// may be accessed by the device as `dir` says until it is unmapped.
+    #[inline(always)]
     unsafe fn map(&self, iova: u64, phys: u64, len: u64, dir: DataDirection, attrs: Attrs) -> Result {
         let coherent = self.links.coherent;
         if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
@@ -668,6 +690,10 @@ impl Ctx<'_> {
     /// one IOMMU call a run; returns whether the IOMMU removed them all.
     fn unmap_runs(&self, first: usize, last: usize, mut gather: Pin<&mut Gather<'_>>) -> bool {
         let bits = self.links.bits();
+        // One IOTLB sync for all the runs, holes or not.
+        gather
+            .as_mut()
+            .cover(self.iova(first) as usize, (self.iova(last + 1) - 1) as usize);
         let mut ok = true;
         let mut at = first;
         while at <= last {
@@ -896,6 +922,7 @@ pub unsafe extern "C" fn dma_iova_link(
 /// # Safety
 ///
 /// As for [`dma_iova_link`].
+#[inline]
 unsafe fn link(
     dev: *mut bindings::device,
     state: *mut bindings::dma_iova_state,
@@ -914,7 +941,8 @@ unsafe fn link(
     let size = size as u64;
     let end_phys = phys.checked_add(size).ok_or(EOVERFLOW)?;
     let g = links.granule();
-    let iova = st.addr() + offset as u64;
+    // Checked by `span()`: in the reservation.
+    let iova = st.addr().wrapping_add(offset as u64);
 
     // Only the first link may start inside a granule, at the offset the
     // reservation was made for.
@@ -948,6 +976,7 @@ unsafe fn link(
 ///
 /// As for [`Ctx::map`], for the claimed granules of the link.
 #[expect(clippy::too_many_arguments, reason = "the link's parameters, checked")]
+#[inline(always)]
 unsafe fn link_claimed(
     cx: &Ctx<'_>,
     st: &State,
@@ -966,11 +995,37 @@ unsafe fn link_claimed(
         // SAFETY: `dev` is valid.
         && unsafe { bindings::iommu_dma_iova_use_swiotlb(cx.dev, size as usize, dir.as_raw()) };
     if !bounce {
-        let len = (size + pad + g - 1) & !(g - 1);
+        // In the reservation (`span()`), so this does not wrap.
+        let len = size.wrapping_add(pad + g - 1) & !(g - 1);
         // SAFETY: By the function's contract.
         return unsafe { cx.map(iova, phys - pad, len, dir, attrs) };
     }
+    // SAFETY: By the function's contract.
+    unsafe { link_bounced(cx, st, first, phys, end_phys, pad, dir, attrs) }
+}
 
+/// Maps `[phys, end_phys)` at granule `first` (plus `pad`) for a device
+/// that bounces partial granules: the head and tail granule through
+/// swiotlb, the middle directly.
+///
+/// # Safety
+///
+/// As for [`link_claimed`].
+#[cold]
+#[expect(clippy::too_many_arguments, reason = "the link's parameters, checked")]
+unsafe fn link_bounced(
+    cx: &Ctx<'_>,
+    st: &State,
+    first: usize,
+    phys: u64,
+    end_phys: u64,
+    pad: u64,
+    dir: DataDirection,
+    attrs: Attrs,
+) -> Result {
+    let g = cx.links.granule();
+    let size = end_phys - phys;
+    let iova = cx.iova(first);
     // Bounce the partial head and tail granules; map the middle directly.
     let head = if pad != 0 { size.min(g - pad) } else { 0 };
     let tail = if head < size { end_phys & (g - 1) } else { 0 };

@@ -188,6 +188,7 @@ impl TryFrom<bindings::dma_data_direction> for DataDirection {
     /// );
     /// assert_eq!(DataDirection::try_from(42), Err(EINVAL));
     /// ```
+    #[inline]
     fn try_from(raw: bindings::dma_data_direction) -> Result<Self, Error> {
         match raw {
             bindings::dma_data_direction_DMA_BIDIRECTIONAL => Ok(Self::Bidirectional),

@@ -50,6 +50,7 @@ impl Prot {
     /// The rights a streaming DMA mapping needs: the direction gives read
     /// and write access, a coherent device gets a cacheable mapping, and
     /// [`Attrs::PRIVILEGED`] restricts it to privileged accesses.
+    #[inline]
     pub fn for_dma(dir: DataDirection, coherent: bool, attrs: Attrs) -> Self {
         let mut prot = Self::default();
         if coherent {

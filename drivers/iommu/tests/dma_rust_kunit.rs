@@ -897,19 +897,20 @@ mod hmm_dma {
         Ok(())
     }
 
-    /// For dma_bench.c: maps `n` pages through a [`DmaMap`] for `dev`, all
-    /// with one IOTLB sync, stores in `*mapped` when that is done, and drops
-    /// the map (one flush).
+    /// For dma_bench.c: fills a [`DmaMap`] of `n` entries for `dev`, stores
+    /// in `*started` when that is done, maps them all with one IOTLB sync,
+    /// stores in `*mapped` when that is done, and drops the map (one flush).
     ///
     /// # Safety
     ///
     /// `dev` is a bound device; `pages` holds `n` pages, which outlive the
-    /// call; `mapped` is writable.
+    /// call; `started` and `mapped` are writable.
     #[no_mangle]
     pub(crate) unsafe extern "C" fn dma_bench_hmm(
         dev: *mut bindings::device,
         pages: *const *mut bindings::page,
         n: core::ffi::c_uint,
+        started: *mut u64,
         mapped: *mut u64,
     ) -> c_int {
         let n = n as usize;
@@ -927,6 +928,8 @@ mod hmm_dma {
                 return err.to_errno();
             }
         }
+        // SAFETY: `started` is writable; `ktime_get()` may be called anywhere.
+        unsafe { *started = bindings::ktime_get() as u64 };
         // SAFETY: The pages outlive the map.
         let ret = unsafe { map.map_range(0, n) };
         // SAFETY: `mapped` is writable; `ktime_get()` may be called anywhere.

@@ -70,23 +70,45 @@ enum Reach {
     No,
 }
 
+/// The P2PDMA answers of one call.
+///
+/// Device memory is hot-plugged by whole subsections
+/// (`PAGES_PER_SUBSECTION`, 2 MiB): a subsection is RAM or device memory of
+/// one pagemap throughout. So once a page is found to be plain memory, the
+/// rest of its subsection is too, without asking again.
 #[cfg(CONFIG_PCI_P2PDMA)]
-struct P2p(crate::pci::p2pdma::State);
+struct P2p {
+    state: crate::pci::p2pdma::State,
+    /// The subsection of the last page found to be plain memory.
+    plain: Option<usize>,
+}
 
 #[cfg(CONFIG_PCI_P2PDMA)]
 impl P2p {
+    const SUBSECTION: u32 = bindings::PFN_SUBSECTION_SHIFT;
+
     fn new() -> Self {
-        Self(crate::pci::p2pdma::State::new())
+        Self {
+            state: crate::pci::p2pdma::State::new(),
+            plain: None,
+        }
     }
 
     /// # Safety
     ///
     /// The page of `pfn` stays allocated during the call.
+    #[inline]
     unsafe fn reach(&mut self, dev: &Device, pfn: usize) -> Reach {
         use crate::pci::p2pdma::MapType;
+        if self.plain == Some(pfn >> Self::SUBSECTION) {
+            return Reach::Map;
+        }
         // SAFETY: By the function's contract; the state is `dev`'s.
-        match unsafe { self.0.map_type(dev, pfn) } {
-            MapType::None => Reach::Map,
+        match unsafe { self.state.map_type(dev, pfn) } {
+            MapType::None => {
+                self.plain = Some(pfn >> Self::SUBSECTION);
+                Reach::Map
+            }
             MapType::ThruHostBridge => Reach::HostBridge,
             MapType::BusAddr(addr) => Reach::Bus(addr),
             MapType::NotSupported => Reach::No,

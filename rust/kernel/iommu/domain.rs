@@ -48,6 +48,7 @@ impl Domain {
     ///
     /// `ptr` must point to a valid `struct iommu_domain` that is neither
     /// freed nor replaced while the returned reference lives.
+    #[inline]
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::iommu_domain) -> &'a Self {
         // SAFETY: `Domain` is a transparent wrapper of `iommu_domain`, and the
         // caller guarantees that `ptr` stays valid for `'a`.
@@ -143,6 +144,7 @@ impl Domain {
     ///   it), and nothing is mapped there.
     /// - The device may access `[paddr, paddr + size)` as `prot` allows, for
     ///   as long as the mapping exists.
+    #[inline(always)]
     pub unsafe fn map(
         &self,
         iova: usize,
@@ -158,15 +160,13 @@ impl Domain {
         }
         iova.checked_add(size - 1).ok_or(EOVERFLOW)?;
 
-        let mut done = 0;
+        let mut done = 0usize;
         let mut ret = Ok(());
         while done < size {
-            let (pgsize, count) = choose_pgsize(
-                self.pgsize_bitmap(),
-                iova + done,
-                paddr + done as u64,
-                size - done,
-            );
+            // `done < size` and the range does not wrap (checked above).
+            let (at, pa) = (iova.wrapping_add(done), paddr.wrapping_add(done as u64));
+            let (pgsize, count) =
+                choose_pgsize(self.pgsize_bitmap(), at, pa, size.wrapping_sub(done));
             if count == 0 {
                 ret = Err(EINVAL);
                 break;
@@ -177,8 +177,8 @@ impl Domain {
             let err = unsafe {
                 map_pages(
                     self.as_raw(),
-                    iova + done,
-                    paddr + done as u64,
+                    at,
+                    pa,
                     pgsize,
                     count,
                     prot.as_raw(),
@@ -186,29 +186,38 @@ impl Domain {
                     &mut mapped,
                 )
             };
-            done += mapped;
-            ret = to_result(err);
-            if ret.is_ok() && mapped == 0 {
-                ret = Err(EIO);
-            }
-            if ret.is_err() {
+            done = done.wrapping_add(mapped);
+            if err != 0 || mapped == 0 {
+                ret = if err != 0 { to_result(err) } else { Err(EIO) };
                 break;
             }
         }
 
         if ret.is_err() {
-            // A driver may have mapped part of the failing step without
-            // saying so: remove whatever is mapped in the whole range.
-            Gather::with(self, false, |mut gather| {
-                // SAFETY: The caller owns the range, which held nothing
-                // before this call; `iova + size - 1` was checked above.
-                unsafe {
-                    self.unmap_present(iova, iova + (size - 1), gather.as_mut(), |_, _| Visit::Join)
-                };
-                gather.sync();
-            });
+            // SAFETY: The caller owns the range, which held nothing before
+            // this call; `iova + size - 1` was checked above.
+            unsafe { self.unmap_failed(iova, size) };
         }
         ret
+    }
+
+    /// Removes whatever a failed [`Domain::map`] left in `[iova, iova +
+    /// size)`: a driver may have mapped part of the failing step without
+    /// saying so.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the range, which held nothing before the map.
+    #[cold]
+    unsafe fn unmap_failed(&self, iova: usize, size: usize) {
+        Gather::with(self, false, |mut gather| {
+            // SAFETY: By the function's contract; `iova + size - 1` does not
+            // overflow (checked by `map`).
+            unsafe {
+                self.unmap_present(iova, iova + (size - 1), gather.as_mut(), |_, _| Visit::Join)
+            };
+            gather.sync();
+        });
     }
 
     /// Unmaps every run of mapped granules from `iova` to `last` (the last
@@ -308,6 +317,7 @@ impl Domain {
     /// The caller owns `[iova, iova + size)` and the range holds no hole:
     /// some IOMMU drivers (virtio-iommu) forget every mapping of a range
     /// that has one without telling the device.
+    #[inline]
     pub unsafe fn unmap(&self, iova: usize, size: usize, gather: Pin<&mut Gather<'_>>) -> usize {
         let Some(unmap_pages) = self.ops().unmap_pages else {
             return 0;
@@ -316,6 +326,7 @@ impl Domain {
         if !core::ptr::eq(gather.domain, self) {
             return 0;
         }
+        let covered = gather.covered.get();
         let mut done = 0;
         while done < size {
             let (pgsize, count) = choose_pgsize(
@@ -327,6 +338,11 @@ impl Domain {
             if count == 0 {
                 break;
             }
+            if covered {
+                // No page size yet: the driver sees nothing to sync for.
+                // SAFETY: The gather is initialised and exclusively ours.
+                unsafe { (*gather.as_raw()).pgsize = 0 };
+            }
             // SAFETY: The domain is valid by the type invariant and the
             // caller owns the range; `gather` is pinned, initialised and
             // exclusively ours.
@@ -336,6 +352,11 @@ impl Domain {
                 break;
             }
             done += n;
+        }
+        if covered {
+            // The smallest page size invalidates every entry of the range.
+            // SAFETY: As above.
+            unsafe { (*gather.as_raw()).pgsize = self.granule() };
         }
         done
     }
@@ -387,6 +408,7 @@ pub enum Visit {
 /// assert_eq!(choose_pgsize(x86, 0x800, 0x800, SZ_4K).1, 0);
 /// assert_eq!(choose_pgsize(x86, 0, 0, 0).1, 0);
 /// ```
+#[inline(always)]
 pub fn choose_pgsize(
     pgsize_bitmap: usize,
     iova: usize,
@@ -398,22 +420,23 @@ pub fn choose_pgsize(
     // ...and that both addresses are aligned to.
     let merged = iova as u64 | paddr;
     if merged != 0 {
-        sizes &= (u64::MAX >> (63 - merged.trailing_zeros())) as usize;
+        sizes &= (u64::MAX >> (63u32.wrapping_sub(merged.trailing_zeros()))) as usize;
     }
     if sizes == 0 {
         // Misaligned or too small: no page fits.
         return (pgsize_bitmap & pgsize_bitmap.wrapping_neg(), 0);
     }
-    let shift = usize::BITS - 1 - sizes.leading_zeros();
+    // `sizes` is not 0, and powers of two are not 0: nothing below wraps.
+    let shift = (usize::BITS - 1).wrapping_sub(sizes.leading_zeros());
     let pgsize = 1usize << shift;
     let mut count = size >> shift;
 
-    let larger = pgsize_bitmap & !(pgsize | (pgsize - 1));
+    let larger = pgsize_bitmap & !(pgsize | pgsize.wrapping_sub(1));
     if larger != 0 {
         let next = 1usize << larger.trailing_zeros();
         // Can both addresses reach a `next` boundary at the same time?
-        if (iova as u64 ^ paddr) & (next as u64 - 1) == 0 {
-            let to_boundary = next - (iova & (next - 1));
+        if (iova as u64 ^ paddr) & (next as u64).wrapping_sub(1) == 0 {
+            let to_boundary = next.wrapping_sub(iova & next.wrapping_sub(1));
             if to_boundary < size {
                 count = count.min(to_boundary >> shift);
             }
@@ -438,6 +461,8 @@ pub fn choose_pgsize(
 pub struct Gather<'d> {
     inner: Opaque<bindings::iommu_iotlb_gather>,
     domain: &'d Domain,
+    /// Set by [`Gather::cover`] until the next sync.
+    covered: core::cell::Cell<bool>,
 }
 
 impl<'d> Gather<'d> {
@@ -451,6 +476,7 @@ impl<'d> Gather<'d> {
         let gather = pin!(Gather {
             inner: Opaque::uninit(),
             domain,
+            covered: core::cell::Cell::new(false),
         });
         // SAFETY: The gather is pinned, so its list head may point to itself.
         unsafe { gather.init(queued) };
@@ -485,6 +511,30 @@ impl<'d> Gather<'d> {
         unsafe { (*self.as_raw()).queued }
     }
 
+    /// Gathers the range from `iova` to `last` (its last byte) whole, up
+    /// front, so that unmaps of separate runs in it, with holes between
+    /// them, are invalidated by the one sync that ends the gather.
+    ///
+    /// IOMMU drivers sync a gather as soon as an unmap is disjoint from
+    /// what it holds or of another page size; a covered gather is never
+    /// disjoint, and [`Domain::unmap`] leaves it the domain's smallest page
+    /// size, which invalidates every entry of the range. A queued gather
+    /// needs none of this: the flush queue flushes everything.
+    pub fn cover(self: Pin<&mut Self>, iova: usize, last: usize) {
+        if self.is_queued() || last < iova {
+            return;
+        }
+        // SAFETY: The gather is initialised and exclusively ours; unmaps
+        // into it need the `Pin<&mut Gather>` we hold.
+        unsafe {
+            let g = self.as_raw();
+            (*g).start = (*g).start.min(iova);
+            (*g).end = (*g).end.max(last);
+            (*g).pgsize = self.domain.granule();
+        }
+        self.covered.set(true);
+    }
+
     /// Invalidates the gathered range in the domain's IOTLB now and frees
     /// the page-table pages the unmaps released; then gathers anew.
     ///
@@ -502,5 +552,6 @@ impl<'d> Gather<'d> {
         }
         // SAFETY: `self` is pinned and exclusively ours.
         unsafe { self.init(queued) };
+        self.covered.set(false);
     }
 }
