@@ -32,6 +32,7 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
+use bitmap::{LINKED, START};
 use core::{
     alloc::Layout,
     mem::size_of,
@@ -40,7 +41,6 @@ use core::{
     slice,
     sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering},
 };
-use bitmap::{LINKED, START};
 use kernel::{
     alloc::{
         allocator::Kmalloc,
@@ -254,42 +254,43 @@ mod bitmap {
     /// false.
     #[inline(always)]
     pub(super) fn claim(map: &[AtomicU64], first: usize, last: usize) -> bool {
-        for w in first / 32..=last / 32 {
+        let w0 = first / 32;
+        for (w, word) in (w0..).zip(&map[w0..=last / 32]) {
             let mut m = mask(w, first, last, LINKED);
-            if w == first / 32 {
+            if w == w0 {
                 m |= mask(w, first, first, START);
             }
             // Granules of disjoint ranges are set by one atomic OR each, so
             // the check may read first: a link racing an overlapping one is
             // a caller's bug that the check may then miss, not a corruption
             // of the other ranges' bits.
-            if map[w].load(Relaxed) & m & EVEN != 0 {
-                for v in first / 32..w {
-                    map[v].fetch_and(
-                        !(mask(v, first, last, LINKED) | mask(v, first, first, START)),
-                        AcqRel,
-                    );
+            if word.load(Relaxed) & m & EVEN != 0 {
+                if w != w0 {
+                    // Give back the granules of the words set before.
+                    clear(map, first, w * 32 - 1);
                 }
                 return false;
             }
-            map[w].fetch_or(m, AcqRel);
+            word.fetch_or(m, AcqRel);
         }
         true
     }
 
     /// Sets the `kind` bits of `first..=last`.
     pub(super) fn set(map: &[AtomicU64], first: usize, last: usize, kind: Kind) {
-        for w in first / 32..=last / 32 {
-            map[w].fetch_or(mask(w, first, last, kind), AcqRel);
+        let w0 = first / 32;
+        for (w, word) in (w0..).zip(&map[w0..=last / 32]) {
+            word.fetch_or(mask(w, first, last, kind), AcqRel);
         }
     }
 
     /// Clears both bits of `first..=last`.
     #[inline]
     pub(super) fn clear(map: &[AtomicU64], first: usize, last: usize) {
-        for w in first / 32..=last / 32 {
+        let w0 = first / 32;
+        for (w, word) in (w0..).zip(&map[w0..=last / 32]) {
             let m = mask(w, first, last, LINKED) | mask(w, first, last, START);
-            map[w].fetch_and(!m, AcqRel);
+            word.fetch_and(!m, AcqRel);
         }
     }
 
@@ -302,7 +303,13 @@ mod bitmap {
 
     /// The first granule in `from..end` whose `kind` bit is `want`, or `end`.
     #[inline(always)]
-    pub(super) fn next(map: &[AtomicU64], from: usize, end: usize, kind: Kind, want: bool) -> usize {
+    pub(super) fn next(
+        map: &[AtomicU64],
+        from: usize,
+        end: usize,
+        kind: Kind,
+        want: bool,
+    ) -> usize {
         let mut i = from;
         while i < end {
             let word = map[i / 32].load(Relaxed);
@@ -519,7 +526,8 @@ impl Ctx<'_> {
 
     #[inline]
     fn len(&self, first: usize, last: usize) -> usize {
-        ((last - first + 1) as usize) << self.links.shift
+        // Granules of the reservation, `first <= last`: no wrapping.
+        (last.wrapping_sub(first).wrapping_add(1)) << self.links.shift
     }
 
     /// Maps the granule-aligned `[iova, iova + len)` to `phys`, after the
@@ -530,7 +538,14 @@ impl Ctx<'_> {
     /// The range is part of the reservation and unmapped, and the memory
     /// may be accessed by the device as `dir` says until it is unmapped.
     #[inline(always)]
-    unsafe fn map(&self, iova: u64, phys: u64, len: u64, dir: DataDirection, attrs: Attrs) -> Result {
+    unsafe fn map(
+        &self,
+        iova: u64,
+        phys: u64,
+        len: u64,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result {
         let coherent = self.links.coherent;
         if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
             // SAFETY: `[phys, phys + len)` is memory the caller maps.
@@ -657,7 +672,12 @@ impl Ctx<'_> {
                 // SAFETY: `tlb` is a live bounce buffer of `dev`; swiotlb
                 // copies the linked bytes to where they came from.
                 unsafe {
-                    bindings::swiotlb_sync_single_for_cpu(self.dev, at, b.len as usize, dir.as_raw())
+                    bindings::swiotlb_sync_single_for_cpu(
+                        self.dev,
+                        at,
+                        b.len as usize,
+                        dir.as_raw(),
+                    )
                 };
             }
             // SAFETY: By the function's contract the device lost the buffer.
@@ -669,7 +689,9 @@ impl Ctx<'_> {
     /// `first..=last`, for a non-coherent device: each linked granule is
     /// looked up, as the record keeps no physical address.
     fn sync_for_cpu(&self, first: usize, last: usize, dir: DataDirection, attrs: Attrs) {
-        if self.links.coherent || attrs.contains(Attrs::SKIP_CPU_SYNC) || dir == DataDirection::ToDevice
+        if self.links.coherent
+            || attrs.contains(Attrs::SKIP_CPU_SYNC)
+            || dir == DataDirection::ToDevice
         {
             return;
         }
@@ -691,9 +713,10 @@ impl Ctx<'_> {
     fn unmap_runs(&self, first: usize, last: usize, mut gather: Pin<&mut Gather<'_>>) -> bool {
         let bits = self.links.bits();
         // One IOTLB sync for all the runs, holes or not.
-        gather
-            .as_mut()
-            .cover(self.iova(first) as usize, (self.iova(last + 1) - 1) as usize);
+        gather.as_mut().cover(
+            self.iova(first) as usize,
+            (self.iova(last + 1) - 1) as usize,
+        );
         let mut ok = true;
         let mut at = first;
         while at <= last {
@@ -789,7 +812,15 @@ pub unsafe extern "C" fn dma_iova_free(
     state: *mut bindings::dma_iova_state,
 ) {
     // SAFETY: By the function's contract.
-    unsafe { teardown(dev, state, DataDirection::Bidirectional, Attrs::SKIP_CPU_SYNC, true) };
+    unsafe {
+        teardown(
+            dev,
+            state,
+            DataDirection::Bidirectional,
+            Attrs::SKIP_CPU_SYNC,
+            true,
+        )
+    };
 }
 
 /// Unlinks everything and releases a reservation; see
@@ -1045,8 +1076,10 @@ unsafe fn link_bounced(
         }
         if tail != 0 {
             let granule = first + (done / g) as usize;
+            let at = phys + head + middle;
             // SAFETY: As above, for the last granule.
-            nodes[1] = Some(unsafe { cx.bounce(granule, phys + head + middle, 0, tail, dir, attrs) }?);
+            let node = unsafe { cx.bounce(granule, at, 0, tail, dir, attrs) }?;
+            nodes[1] = Some(node);
         }
         Ok(())
     };
@@ -1056,7 +1089,11 @@ unsafe fn link_bounced(
         if done != 0 {
             Gather::with(cx.links.domain(), false, |mut gather| {
                 // SAFETY: `[iova, iova + done)` is what the steps mapped.
-                unsafe { cx.links.domain().unmap(iova as usize, done as usize, gather.as_mut()) };
+                unsafe {
+                    cx.links
+                        .domain()
+                        .unmap(iova as usize, done as usize, gather.as_mut())
+                };
                 gather.sync();
             });
         }

@@ -759,7 +759,8 @@ static void unlink_cuts_a_link_in_the_middle(struct kunit *test)
 	dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_EQ(test, phys, iommu_iova_to_phys(domain, base));
 	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(domain, base + PAGE_SIZE));
-	KUNIT_EXPECT_EQ(test, phys + 2 * PAGE_SIZE, iommu_iova_to_phys(domain, base + 2 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, phys + 2 * PAGE_SIZE,
+			iommu_iova_to_phys(domain, base + 2 * PAGE_SIZE));
 	/* The middle is free again; the last page is a link of its own. */
 	KUNIT_EXPECT_EQ(test, 0, dma_iova_link(edu->dev, &state, phys + PAGE_SIZE, PAGE_SIZE,
 					       PAGE_SIZE, DMA_BIDIRECTIONAL, 0));

@@ -362,12 +362,18 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
     let two = unsafe { iova.link_phys(2 * PAGE_SIZE, phys(&pages[1]), 2 * PAGE_SIZE) };
     if t.expect(two.is_ok(), "a two-granule link") {
         let at = |i: usize| domain(&dev).iova_to_phys(base + (i * PAGE_SIZE) as u64);
-        t.expect(iova.unlink(3 * PAGE_SIZE, PAGE_SIZE).is_ok(), "unlink half a link");
+        t.expect(
+            iova.unlink(3 * PAGE_SIZE, PAGE_SIZE).is_ok(),
+            "unlink half a link",
+        );
         t.expect_eq(at(3), 0, "the unlinked half is unmapped");
         t.expect_eq(at(2), phys(&pages[1]), "the other half stays mapped");
         t.expect(!iova.is_linked(3 * PAGE_SIZE), "the half is unlinked");
         t.expect(iova.is_linked(2 * PAGE_SIZE), "the other half is linked");
-        t.expect(iova.unlink(2 * PAGE_SIZE, PAGE_SIZE).is_ok(), "unlink the other half");
+        t.expect(
+            iova.unlink(2 * PAGE_SIZE, PAGE_SIZE).is_ok(),
+            "unlink the other half",
+        );
         t.expect_eq(at(2), 0, "both halves unmapped");
     }
     // SAFETY: The pages outlive the reservation.

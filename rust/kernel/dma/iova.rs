@@ -180,7 +180,7 @@ impl<'a> Reservation<'a> {
 
     /// Whether the granule holding byte `offset` of the reservation is linked.
     pub fn is_linked(&self, offset: usize) -> bool {
-        offset < self.size && self.bit((self.head + offset) / self.granule)
+        offset < self.size && self.bit((self.head + offset) >> self.granule.trailing_zeros())
     }
 
     /// Bytes of memory this reservation uses to track its links: a bit per
@@ -236,9 +236,11 @@ impl<'a> Reservation<'a> {
     ///
     /// As for [`Reservation::link_page`], for every page.
     pub unsafe fn link_pages(&mut self, offset: usize, pages: &'a [Page]) -> Result {
-        // SAFETY: Each page is valid, borrowed for `'a`, and kept by the
-        // caller until the reservation is torn down.
-        let phys = pages.iter().map(|page| unsafe { bindings::page_to_phys(page.as_ptr()) });
+        let phys = pages.iter().map(|page| {
+            // SAFETY: Each page is valid, borrowed for `'a`, and kept by the
+            // caller until the reservation is torn down.
+            unsafe { bindings::page_to_phys(page.as_ptr()) }
+        });
         // SAFETY: By the function's contract.
         unsafe { self.link_phys_pages(offset, phys) }
     }
@@ -294,15 +296,17 @@ impl<'a> Reservation<'a> {
         // Only the first link may start inside a granule, at the reserved
         // offset; the memory must sit at the same offset in its granule.
         let at = self.head + offset;
-        if phys as usize % g != at % g || (at % g != 0 && offset != 0) {
+        // A power of two: masks, not divisions.
+        let m = g - 1;
+        if phys as usize & m != at & m || (at & m != 0 && offset != 0) {
             return Err(EINVAL);
         }
         // Only the last link may end inside a granule: teardown works on
         // whole granules.
-        if (at + len) % g != 0 && offset + len != self.size {
+        if (at + len) & m != 0 && offset + len != self.size {
             return Err(EINVAL);
         }
-        if (first..=last).any(|i| self.bit(i)) {
+        if self.any_linked(first, last) {
             return Err(EBUSY);
         }
         // SAFETY: `dev` is valid and `state` is its reservation (type
@@ -320,9 +324,7 @@ impl<'a> Reservation<'a> {
             )
         })?;
         // INVARIANT: The link maps granules `first..=last`.
-        for i in first..=last {
-            self.set_bit(i, true);
-        }
+        self.set_bits(first, last);
         Ok(())
     }
 
@@ -352,8 +354,9 @@ impl<'a> Reservation<'a> {
         let (first, last) = self.granules(offset, len)?;
         let g = self.granule;
         let end = offset + len;
-        if ((self.head + offset) % g != 0 && offset != 0)
-            || ((self.head + end) % g != 0 && end != self.size)
+        let m = g - 1;
+        if ((self.head + offset) & m != 0 && offset != 0)
+            || ((self.head + end) & m != 0 && end != self.size)
         {
             return Err(EINVAL);
         }
@@ -374,8 +377,8 @@ impl<'a> Reservation<'a> {
             return Err(EINVAL);
         }
         Ok((
-            (self.head + offset) / self.granule,
-            (self.head + end - 1) / self.granule,
+            (self.head + offset) >> self.granule.trailing_zeros(),
+            (self.head + end - 1) >> self.granule.trailing_zeros(),
         ))
     }
 
@@ -413,6 +416,29 @@ impl<'a> Reservation<'a> {
         let start = (first * self.granule).saturating_sub(self.head);
         let stop = (end * self.granule - self.head).min(self.size);
         (start, stop - start)
+    }
+
+    /// The bits of word `w` for granules `first..=last`.
+    #[inline]
+    fn mask(w: usize, first: usize, last: usize) -> u64 {
+        let at = w.wrapping_mul(64);
+        let lo = first.max(at).wrapping_sub(at) as u32;
+        let hi = last.min(at.wrapping_add(63)).wrapping_sub(at) as u32;
+        (u64::MAX >> (63 - hi)) & (u64::MAX << lo)
+    }
+
+    /// Whether any of granules `first..=last` is linked.
+    #[inline]
+    fn any_linked(&self, first: usize, last: usize) -> bool {
+        (first / 64..=last / 64).any(|w| self.linked[w] & Self::mask(w, first, last) != 0)
+    }
+
+    /// Marks granules `first..=last` linked.
+    #[inline]
+    fn set_bits(&mut self, first: usize, last: usize) {
+        for w in first / 64..=last / 64 {
+            self.linked[w] |= Self::mask(w, first, last);
+        }
     }
 
     fn bit(&self, i: usize) -> bool {

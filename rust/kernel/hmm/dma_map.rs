@@ -284,55 +284,47 @@ impl DmaMap {
         let mut result = Ok(());
         // The entries linked, to sync.
         let mut linked: Option<(usize, usize)> = None;
-        // A run of plain entries with contiguous pages, not linked yet.
-        let mut run: Option<(usize, usize)> = None;
         // One answer per provider for the call: providers may come and go
         // between calls.
         let mut p2p = P2p::new();
         let iova = self.uses_iova();
-        for idx in first..=end {
-            let plain = idx < end && {
-                let pfn = Pfn::from_raw(self.pfns[idx]);
-                if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
-                    continue;
-                }
-                // SAFETY: By the function's contract the page stays
-                // allocated.
-                iova && self.may_link(pfn) && unsafe { p2p.reach(&self.dev, pfn.pfn()) } == Reach::Map
-            };
-            if plain {
-                let phys = Pfn::from_raw(self.pfns[idx]).phys();
-                match run {
-                    Some((start, n))
-                        if start + n == idx
-                            && Pfn::from_raw(self.pfns[start]).phys() + (n * PAGE_SIZE) as u64
-                                == phys =>
-                    {
-                        run = Some((start, n + 1));
-                        continue;
-                    }
-                    _ => (),
-                }
+        let mut idx = first;
+        while idx < end {
+            let pfn = Pfn::from_raw(self.pfns[idx]);
+            if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
+                idx += 1;
+                continue;
             }
-            // The run ends here: link it.
-            if let Some((start, n)) = run.take() {
-                // SAFETY: By the function's contract.
-                match unsafe { self.link_run(start, n) } {
-                    Ok(()) => {
-                        mapped += n;
-                        linked = Some((linked.map_or(start, |(lo, _)| lo), start + n - 1));
-                    }
-                    Err(err) => {
-                        result = Err(err);
+            // SAFETY: By the function's contract the page stays allocated.
+            let plain = |this: &Self, p2p: &mut P2p, pfn: Pfn| unsafe {
+                this.may_link(pfn) && p2p.reach(&this.dev, pfn.pfn()) == Reach::Map
+            };
+            if iova && plain(self, &mut p2p, pfn) {
+                // The run of plain entries with contiguous pages from here:
+                // one link. (`idx + n <= end` and the run's memory does not
+                // wrap: no overflow.)
+                let phys = pfn.phys();
+                let mut n = 1usize;
+                while idx.wrapping_add(n) < end {
+                    let next = Pfn::from_raw(self.pfns[idx.wrapping_add(n)]);
+                    if next.is_dma_mapped()
+                        || !next.is_valid()
+                        || next.is_error()
+                        || next.phys() != phys.wrapping_add((n * PAGE_SIZE) as u64)
+                        || !plain(self, &mut p2p, next)
+                    {
                         break;
                     }
+                    n += 1;
                 }
-            }
-            if idx == end {
-                break;
-            }
-            if plain {
-                run = Some((idx, 1));
+                // SAFETY: By the function's contract.
+                if let Err(err) = unsafe { self.link_run(idx, n) } {
+                    result = Err(err);
+                    break;
+                }
+                mapped += n;
+                linked = Some((linked.map_or(idx, |(lo, _)| lo), idx + n - 1));
+                idx += n;
                 continue;
             }
             // SAFETY: By the function's contract.
@@ -348,6 +340,7 @@ impl DmaMap {
                     break;
                 }
             }
+            idx += 1;
         }
         if let Some((lo, hi)) = linked {
             let synced = self.sync(lo, hi);
@@ -359,6 +352,7 @@ impl DmaMap {
     }
 
     /// Whether the device may have entry `pfn` as the map's direction asks.
+    #[inline]
     fn may_link(&self, pfn: Pfn) -> bool {
         pfn.is_writable() || self.dir == DataDirection::ToDevice
     }
@@ -619,7 +613,9 @@ impl Drop for DmaMap {
             Path::Iova(state) => {
                 // SAFETY: `dev` and `state` are valid; the device is done
                 // with the entries.
-                unsafe { bindings::dma_iova_destroy(dev, state, self.pfns.len() * PAGE_SIZE, dir, 0) };
+                unsafe {
+                    bindings::dma_iova_destroy(dev, state, self.pfns.len() * PAGE_SIZE, dir, 0)
+                };
             }
             Path::Direct(Some(list)) => {
                 for (idx, word) in self.pfns.iter().enumerate() {

@@ -327,14 +327,12 @@ impl Domain {
             return 0;
         }
         let covered = gather.covered.get();
-        let mut done = 0;
+        let mut done = 0usize;
         while done < size {
-            let (pgsize, count) = choose_pgsize(
-                self.pgsize_bitmap(),
-                iova + done,
-                (iova + done) as u64,
-                size - done,
-            );
+            // The caller's range: `iova + done` does not wrap.
+            let at = iova.wrapping_add(done);
+            let (pgsize, count) =
+                choose_pgsize(self.pgsize_bitmap(), at, at as u64, size.wrapping_sub(done));
             if count == 0 {
                 break;
             }
@@ -346,12 +344,11 @@ impl Domain {
             // SAFETY: The domain is valid by the type invariant and the
             // caller owns the range; `gather` is pinned, initialised and
             // exclusively ours.
-            let n =
-                unsafe { unmap_pages(self.as_raw(), iova + done, pgsize, count, gather.as_raw()) };
+            let n = unsafe { unmap_pages(self.as_raw(), at, pgsize, count, gather.as_raw()) };
             if n == 0 {
                 break;
             }
-            done += n;
+            done = done.saturating_add(n);
         }
         if covered {
             // The smallest page size invalidates every entry of the range.
