@@ -160,6 +160,30 @@ impl Domain {
         }
         iova.checked_add(size - 1).ok_or(EOVERFLOW)?;
 
+        if size == granule {
+            // One page of the smallest size: no choice to make.
+            let mut mapped = 0;
+            // SAFETY: As below, for one granule.
+            let err = unsafe {
+                map_pages(
+                    self.as_raw(),
+                    iova,
+                    paddr,
+                    granule,
+                    1,
+                    prot.as_raw(),
+                    gfp.as_raw(),
+                    &mut mapped,
+                )
+            };
+            if err == 0 && mapped == size {
+                return Ok(());
+            }
+            // SAFETY: The caller owns the range, which held nothing before.
+            unsafe { self.unmap_failed(iova, size) };
+            return if err != 0 { to_result(err) } else { Err(EIO) };
+        }
+
         let mut done = 0usize;
         let mut ret = Ok(());
         while done < size {
