@@ -991,48 +991,24 @@ unsafe fn link(
         links,
         base: st.base(links),
     };
-    // SAFETY: The granules are the caller's, just claimed, and unmapped;
-    // the caller lets the device access the memory.
-    let ret = unsafe { link_claimed(&cx, &st, first, phys, end_phys, pad, dir, attrs) };
+    // Only a partial granule may bounce: the cheap test first.
+    let bounce = (pad != 0 || end_phys & (g - 1) != 0)
+        // SAFETY: `dev` is valid.
+        && unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) };
+    let ret = if bounce {
+        // SAFETY: The granules are the caller's, just claimed, and
+        // unmapped; the caller lets the device access the memory.
+        unsafe { link_bounced(&cx, &st, first, phys, end_phys, pad, dir, attrs) }
+    } else {
+        // In the reservation (`span()`), so this does not wrap.
+        let len = size.wrapping_add(pad + g - 1) & !(g - 1);
+        // SAFETY: As above.
+        unsafe { cx.map(cx.iova(first), phys - pad, len, dir, attrs) }
+    };
     if ret.is_err() {
         bitmap::clear(links.bits(), first, last);
     }
     ret
-}
-
-/// Maps `[phys, end_phys)` at granule `first` (plus `pad`), bouncing a
-/// partial head and tail granule for a device that needs it.
-///
-/// # Safety
-///
-/// As for [`Ctx::map`], for the claimed granules of the link.
-#[expect(clippy::too_many_arguments, reason = "the link's parameters, checked")]
-#[inline(always)]
-unsafe fn link_claimed(
-    cx: &Ctx<'_>,
-    st: &State,
-    first: usize,
-    phys: u64,
-    end_phys: u64,
-    pad: u64,
-    dir: DataDirection,
-    attrs: Attrs,
-) -> Result {
-    let g = cx.links.granule();
-    let size = end_phys - phys;
-    let iova = cx.iova(first);
-    // Only a partial granule may bounce: the cheap test first.
-    let bounce = (pad != 0 || end_phys & (g - 1) != 0)
-        // SAFETY: `dev` is valid.
-        && unsafe { bindings::iommu_dma_iova_use_swiotlb(cx.dev, size as usize, dir.as_raw()) };
-    if !bounce {
-        // In the reservation (`span()`), so this does not wrap.
-        let len = size.wrapping_add(pad + g - 1) & !(g - 1);
-        // SAFETY: By the function's contract.
-        return unsafe { cx.map(iova, phys - pad, len, dir, attrs) };
-    }
-    // SAFETY: By the function's contract.
-    unsafe { link_bounced(cx, st, first, phys, end_phys, pad, dir, attrs) }
 }
 
 /// Maps `[phys, end_phys)` at granule `first` (plus `pad`) for a device
@@ -1041,7 +1017,7 @@ unsafe fn link_claimed(
 ///
 /// # Safety
 ///
-/// As for [`link_claimed`].
+/// As for [`Ctx::map`], for the claimed granules of the link.
 #[cold]
 #[expect(clippy::too_many_arguments, reason = "the link's parameters, checked")]
 unsafe fn link_bounced(
