@@ -475,11 +475,12 @@ impl State {
     /// reservation; returns its first and last granule.
     #[inline]
     fn span(&self, links: &Links, offset: usize, size: usize) -> Result<(usize, usize)> {
-        if size == 0 {
-            return Err(EINVAL);
+        let (end, wraps) = (offset as u64).overflowing_add(size as u64);
+        if wraps {
+            return Err(EOVERFLOW);
         }
-        let end = (offset as u64).checked_add(size as u64).ok_or(EOVERFLOW)?;
-        if end > self.reserved() {
+        // One branch for both (`|`, not `||`).
+        if (size == 0) | (end > self.reserved()) {
             return Err(EINVAL);
         }
         // `start + size <= reserved + head`, which fits: no wrapping.
@@ -978,7 +979,7 @@ unsafe fn link(
     // Only the first link may start inside a granule, at the offset the
     // reservation was made for.
     let pad = phys & (g - 1);
-    if iova & (g - 1) != pad || (pad != 0 && offset != 0) {
+    if (iova & (g - 1) != pad) | ((pad != 0) & (offset != 0)) {
         return Err(EINVAL);
     }
     // Granules are linked once; claiming them first also keeps concurrent

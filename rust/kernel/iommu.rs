@@ -52,20 +52,14 @@ impl Prot {
     /// [`Attrs::PRIVILEGED`] restricts it to privileged accesses.
     #[inline]
     pub fn for_dma(dir: DataDirection, coherent: bool, attrs: Attrs) -> Self {
-        let mut prot = Self::default();
-        if coherent {
-            prot |= Self::CACHE;
-        }
-        if attrs.contains(Attrs::PRIVILEGED) {
-            prot |= Self::PRIV;
-        }
-        if dir.device_reads() {
-            prot |= Self::READ;
-        }
-        if dir.device_writes() {
-            prot |= Self::WRITE;
-        }
-        prot
+        // Without branches: each bit from a flag.
+        let bit = |on: bool, flag: Self| flag.0 & -(on as c_int);
+        Self(
+            bit(coherent, Self::CACHE)
+                | bit(attrs.contains(Attrs::PRIVILEGED), Self::PRIV)
+                | bit(dir.device_reads(), Self::READ)
+                | bit(dir.device_writes(), Self::WRITE),
+        )
     }
 
     /// Returns the C `int prot` value.

@@ -155,7 +155,11 @@ impl Domain {
     ) -> Result {
         let map_pages = self.ops().map_pages.ok_or(ENODEV)?;
         let granule = self.granule();
-        if granule == 0 || size == 0 || (iova | paddr as usize | size) & (granule - 1) != 0 {
+        // One branch for all three (`|`, not `||`: none has a side effect).
+        if (granule == 0)
+            | (size == 0)
+            | ((iova | paddr as usize | size) & granule.wrapping_sub(1) != 0)
+        {
             return Err(EINVAL);
         }
         iova.checked_add(size - 1).ok_or(EOVERFLOW)?;
