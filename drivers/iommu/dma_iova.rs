@@ -158,6 +158,7 @@ impl Links {
             let b = unsafe { KBox::from_raw(node) };
             node = b.next;
         }
+        // `alloc()` computed the same layout successfully.
         let layout = Self::layout(this.words).unwrap_or(Layout::new::<Links>());
         // SAFETY: Allocated by `Kmalloc` with this layout.
         unsafe { Kmalloc::free(links.cast(), layout) };
@@ -742,7 +743,12 @@ impl Ctx<'_> {
 }
 
 /// A part of a cut link that an unlink maps again: granules
-/// `first..=last` at `phys`, or the live bounce node of `first`.
+/// `first..=last` at `phys`, or, when `phys` is [`BOUNCED`], the live bounce
+/// node of `first`.
+/// The `phys` of a [`Piece`] that maps a bounce buffer: no granule starts
+/// there.
+const BOUNCED: u64 = u64::MAX;
+
 #[derive(Clone, Copy)]
 struct Piece {
     first: usize,
@@ -1231,7 +1237,7 @@ impl Ctx<'_> {
             out[0] = Some(Piece {
                 first,
                 last: first,
-                phys: u64::MAX,
+                phys: BOUNCED,
             });
             first += 1;
         }
@@ -1239,7 +1245,7 @@ impl Ctx<'_> {
             out[2] = Some(Piece {
                 first: last,
                 last,
-                phys: u64::MAX,
+                phys: BOUNCED,
             });
             last -= 1;
         }
@@ -1269,16 +1275,21 @@ impl Ctx<'_> {
         let mut failed = [None; 6];
         for (i, p) in pieces.iter().enumerate() {
             let Some(p) = p else { continue };
-            let bounce = (p.phys == u64::MAX)
-                .then(|| self.links.bounce_at(p.first))
-                .flatten();
-            let phys = bounce.map_or(p.phys, |b| b.tlb);
+            // A bounced piece maps its bounce buffer; one that has none (it
+            // cannot happen: the node was live when the piece was made) is
+            // not mapped at all.
+            let phys = match p.phys {
+                BOUNCED => self.links.bounce_at(p.first).map(|b| b.tlb),
+                phys => Some(phys),
+            };
             let len = self.len(p.first, p.last) as u64;
             // The memory was synced for the device when it was linked.
             let attrs = attrs | Attrs::SKIP_CPU_SYNC;
-            // SAFETY: By the function's contract.
-            if unsafe { self.map(self.iova(p.first), phys, len, dir, attrs) }.is_ok() {
-                continue;
+            if let Some(phys) = phys {
+                // SAFETY: By the function's contract.
+                if unsafe { self.map(self.iova(p.first), phys, len, dir, attrs) }.is_ok() {
+                    continue;
+                }
             }
             warn_once(
                 &KEPT,
