@@ -6,10 +6,12 @@ Usage: bench-report.py [--md FILE] [--png FILE] LOG...
 
 For each IOMMU and mode, layout and size, and each path: the median and the
 spread (min to max) of the ns per page over the rounds, split into the map
-and the unmap half, the ratio of the
-median to the dma_map_page and dma_map_sg medians of the same boot, the
-median number of IOTLB syncs per map+unmap, and the driver-side bytes each
-path keeps per mapped page.
+and the unmap half; its ratios to dma_map_page and dma_map_sg, and of its
+map half to iova_batch's, each the median over the rounds of the ratio
+within the round (the paths of a round run one after the other, so the
+host's slower and faster spells cancel out); the median number of IOTLB
+syncs per map+unmap, and the driver-side bytes each path keeps per mapped
+page.
 """
 
 import argparse
@@ -38,18 +40,29 @@ def parse(paths):
                 m = LINE.search(line)
                 if not m:
                     continue
-                iommu, mode, layout, name, pages, _, ns, map_ns, syncs, state, nents = m.groups()
+                iommu, mode, layout, name, pages, rnd, ns, map_ns, syncs, state, nents = m.groups()
                 key = (iommu_name(iommu), mode, layout, int(pages))
                 runs[key][name].append((int(ns) / int(pages), int(syncs),
-                                        int(map_ns) / int(pages)))
+                                        int(map_ns) / int(pages), int(rnd)))
                 extra[(key, name)] = (int(state), int(nents))
     return runs, extra
 
 
+def paired(paths, p, peer, field):
+    """The median over the rounds of path p's value `field` (0: ns per page,
+    2: its map half) over peer's in the same round."""
+    if peer not in paths:
+        return float('nan')
+    theirs = {v[3]: v[field] for v in paths[peer]}
+    ratios = [v[field] / theirs[v[3]] for v in paths[p] if theirs.get(v[3])]
+    return statistics.median(ratios) if ratios else float('nan')
+
+
 def table(runs, extra):
     rows = ['| IOMMU | mode | layout | pages | path | ns/page median | min–max | '
-            'map + unmap | × map_page | × map_sg | IOTLB syncs | bytes kept/page |',
-            '|---|---|---|---|---|---|---|---|---|---|---|---|']
+            'map + unmap | × map_page | × map_sg | map half × iova_batch | '
+            'IOTLB syncs | bytes kept/page |',
+            '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for key in sorted(runs, key=lambda k: (k[0], k[1], k[2], k[3])):
         iommu, mode, layout, pages = key
         med = {p: statistics.median(v[0] for v in runs[key][p]) for p in runs[key]}
@@ -60,11 +73,13 @@ def table(runs, extra):
             syncs = statistics.median(v[1] for v in runs[key][p])
             mapn = statistics.median(v[2] for v in runs[key][p])
             state, _ = extra[(key, p)]
-            r_page = med[p] / med['map_page'] if 'map_page' in med else float('nan')
-            r_sg = med[p] / med['map_sg'] if 'map_sg' in med else float('nan')
+            r_page = paired(runs[key], p, 'map_page', 0)
+            r_sg = paired(runs[key], p, 'map_sg', 0)
+            r_map = paired(runs[key], p, 'iova_batch', 2)
             rows.append(f'| {iommu} | {mode} | {layout} | {pages} | {p} | '
                         f'{med[p]:.0f} | {min(values):.0f}–{max(values):.0f} | '
-                        f'{mapn:.0f} + {med[p] - mapn:.0f} | {r_page:.2f} | {r_sg:.2f} | {syncs:g} | {state / 8:g} |')
+                        f'{mapn:.0f} + {med[p] - mapn:.0f} | {r_page:.2f} | {r_sg:.2f} | '
+                        f'{r_map:.2f} | {syncs:g} | {state / 8:g} |')
     return '\n'.join(rows)
 
 

@@ -173,7 +173,8 @@ impl Links {
 
     #[inline]
     fn granule(&self) -> u64 {
-        1 << self.shift
+        // `shift < 64` by the type invariant: no overflow check needed.
+        1u64.wrapping_shl(self.shift)
     }
 
     #[inline]
@@ -275,6 +276,26 @@ mod bitmap {
             word.fetch_or(m, AcqRel);
         }
         true
+    }
+
+    /// Claims granule `i` as a link of its own, like [`claim`] for one
+    /// granule: one word, one mask.
+    #[inline(always)]
+    pub(super) fn claim_one(map: &[AtomicU64], i: usize) -> bool {
+        let word = &map[i / 32];
+        // `at < 64`: no overflow check.
+        let at = 2 * (i % 32) as u32;
+        if word.load(Relaxed) & (1 << at) != 0 {
+            return false;
+        }
+        word.fetch_or(3 << at, AcqRel);
+        true
+    }
+
+    /// Clears both bits of granule `i`.
+    #[inline]
+    pub(super) fn clear_one(map: &[AtomicU64], i: usize) {
+        map[i / 32].fetch_and(!(3 << (2 * (i % 32) as u32)), AcqRel);
     }
 
     /// Sets the `kind` bits of `first..=last`.
@@ -487,8 +508,10 @@ impl State {
         // `start + size <= reserved + head`, which fits: no wrapping.
         let start = (self.addr() - self.base(links)).wrapping_add(offset as u64);
         Ok((
-            (start >> links.shift) as usize,
-            (start.wrapping_add(size as u64 - 1) >> links.shift) as usize,
+            start.wrapping_shr(links.shift) as usize,
+            start
+                .wrapping_add(size as u64 - 1)
+                .wrapping_shr(links.shift) as usize,
         ))
     }
 
@@ -523,13 +546,14 @@ impl Ctx<'_> {
     #[inline]
     fn iova(&self, granule: usize) -> u64 {
         // Granules of the reservation: inside its IOVA, which fits.
-        self.base.wrapping_add((granule as u64) << self.links.shift)
+        self.base
+            .wrapping_add((granule as u64).wrapping_shl(self.links.shift))
     }
 
     #[inline]
     fn len(&self, first: usize, last: usize) -> usize {
         // Granules of the reservation, `first <= last`: no wrapping.
-        (last.wrapping_sub(first).wrapping_add(1)) << self.links.shift
+        (last.wrapping_sub(first).wrapping_add(1)).wrapping_shl(self.links.shift)
     }
 
     /// Maps the granule-aligned `[iova, iova + len)` to `phys`, after the
@@ -975,10 +999,14 @@ unsafe fn link(
     let dir = DataDirection::try_from(dir)?;
     let attrs = Attrs::from_raw(attrs);
     let links = st.links().ok_or(EINVAL)?;
+    let g = links.granule();
+    if (size as u64 == g) & (phys & (g - 1) == 0) {
+        // SAFETY: Forwarded from the caller.
+        return unsafe { link_granule(&st, links, phys, offset, dir, attrs) };
+    }
     let (first, last) = st.span(links, offset, size)?;
     let size = size as u64;
     let end_phys = phys.checked_add(size).ok_or(EOVERFLOW)?;
-    let g = links.granule();
     // Checked by `span()`: in the reservation.
     let iova = st.addr().wrapping_add(offset as u64);
 
@@ -1014,6 +1042,62 @@ unsafe fn link(
     };
     if ret.is_err() {
         bitmap::clear(links.bits(), first, last);
+    }
+    ret
+}
+
+/// The common link, and the fast path: one whole granule of memory at a
+/// granule of the reservation. It never bounces (only partial granules do)
+/// and is one granule of the bitmap and one IOMMU map.
+///
+/// # Safety
+///
+/// As for [`dma_iova_link`], with `links` the record of `st`.
+#[inline(always)]
+unsafe fn link_granule(
+    st: &State,
+    links: &Links,
+    phys: u64,
+    offset: usize,
+    dir: DataDirection,
+    attrs: Attrs,
+) -> Result {
+    let g = links.granule();
+    // As `State::span()` checks, for one granule.
+    let (end, wraps) = (offset as u64).overflowing_add(g);
+    if wraps {
+        return Err(EOVERFLOW);
+    }
+    if end > st.reserved() {
+        return Err(EINVAL);
+    }
+    phys.checked_add(g).ok_or(EOVERFLOW)?;
+    // In the reservation, checked above: no wrapping.
+    let iova = st.addr().wrapping_add(offset as u64);
+    // A whole granule of memory goes at a whole granule of IOVA.
+    if iova & (g - 1) != 0 {
+        return Err(EINVAL);
+    }
+    let i = iova.wrapping_sub(st.base(links)).wrapping_shr(links.shift) as usize;
+    if !bitmap::claim_one(links.bits(), i) {
+        return Err(EBUSY);
+    }
+    let coherent = links.coherent;
+    if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+        // SAFETY: `[phys, phys + g)` is memory the caller maps.
+        unsafe { bindings::arch_sync_dma_for_device(phys, g as usize, dir.as_raw()) };
+    }
+    let prot = Prot::for_dma(dir, coherent, attrs);
+    // SAFETY: The granule is the caller's, just claimed, and unmapped, and
+    // both addresses are aligned to it; the caller lets the device access
+    // the memory.
+    let ret = unsafe {
+        links
+            .domain()
+            .map_granule(iova as usize, phys, prot, GFP_ATOMIC)
+    };
+    if ret.is_err() {
+        bitmap::clear_one(links.bits(), i);
     }
     ret
 }

@@ -10,9 +10,10 @@
  *
  * Each measurement is one map of N pages and its unmap, on the guest clock;
  * IOTLB syncs (iotlb_sync_map, iotlb_sync, flush_iotlb_all) are counted by
- * interposing on the domain's ops for the run. Driver-side state is
- * prepared outside the timed region: the dma_addr_t array of path 1 and the
- * scatterlist of path 2.
+ * interposing on the domain's ops for the run. Each path's input is
+ * prepared outside the timed region: the dma_addr_t array of map_page, the
+ * scatterlist of map_sg, the physical addresses of mapped_pages and the PFN
+ * entries of hmm_dma_map.
  */
 
 #define pr_fmt(fmt) "dma_bench: " fmt
@@ -35,7 +36,7 @@ static bool bench;
 module_param(bench, bool, 0444);
 MODULE_PARM_DESC(bench, "Run the DMA mapping benchmark at boot, then power off");
 
-static unsigned int bench_reps = 7;
+static unsigned int bench_reps = 15;
 module_param(bench_reps, uint, 0444);
 MODULE_PARM_DESC(bench_reps, "Rounds of the benchmark");
 
@@ -175,11 +176,11 @@ static int path_iova_on_demand(struct bench *b, unsigned int n)
  * Reservation with a link per run of contiguous pages, dropped.
  */
 int dma_bench_pages(struct device *dev, struct page **pages, unsigned int n,
-		    u64 *mapped);
+		    u64 *started, u64 *mapped);
 
 static int path_mapped_pages(struct bench *b, unsigned int n)
 {
-	return dma_bench_pages(b->dev, b->pages, n, &b->mapped);
+	return dma_bench_pages(b->dev, b->pages, n, &b->started, &b->mapped);
 }
 #endif
 

@@ -540,23 +540,41 @@ kernel::kunit_suite! {
 
 /// For dma_bench.c: maps `n` pages for `dev` as [`MappedPages`] does on its
 /// two-step path, a [`Reservation`] with one link per run of contiguous
-/// pages and one IOTLB sync; stores in `*mapped` when that is done, and
-/// drops the reservation (one flush).
+/// pages and one IOTLB sync; stores in `*started` when the timed part
+/// begins and in `*mapped` when the map is done, and drops the reservation
+/// (one flush).
 ///
 /// # Safety
 ///
 /// `dev` is a bound device; `pages` holds `n` pages, which outlive the
-/// call; `mapped` is writable.
+/// call; `started` and `mapped` are writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dma_bench_pages(
     dev: *mut bindings::device,
     pages: *const *mut bindings::page,
     n: core::ffi::c_uint,
+    started: *mut u64,
     mapped: *mut u64,
 ) -> c_int {
     let n = n as usize;
     // SAFETY: By the function's contract.
     let dev = unsafe { Device::get_device(dev) };
+    // The pages' addresses, the input of `link_phys_pages()`, are found
+    // before the timed part, as the scatterlist of `dma_map_sg()` is built
+    // before its own.
+    let mut phys = match KVec::with_capacity(n, GFP_KERNEL) {
+        Ok(v) => v,
+        Err(err) => return Error::from(err).to_errno(),
+    };
+    for i in 0..n {
+        // SAFETY: By the function's contract `pages` holds `n` pages.
+        let at = unsafe { bindings::page_to_phys(*pages.add(i)) };
+        if let Err(err) = phys.push(at, GFP_KERNEL) {
+            return Error::from(err).to_errno();
+        }
+    }
+    // SAFETY: `started` is writable; `ktime_get()` may be called anywhere.
+    unsafe { *started = bindings::ktime_get() as u64 };
     let size = n * PAGE_SIZE;
     let mut iova =
         match Reservation::try_alloc(&dev, size, 0, DataDirection::Bidirectional, Attrs::empty()) {
@@ -564,10 +582,9 @@ pub(crate) unsafe extern "C" fn dma_bench_pages(
             Ok(None) => return ENOSPC.to_errno(),
             Err(err) => return err.to_errno(),
         };
-    // SAFETY: By the function's contract `pages` holds `n` pages.
-    let phys = (0..n).map(|i| unsafe { bindings::page_to_phys(*pages.add(i)) });
     // SAFETY: The pages outlive the reservation.
-    let ret = unsafe { iova.link_phys_pages(0, phys) }.and_then(|()| iova.sync_all());
+    let ret = unsafe { iova.link_phys_pages(0, phys.iter().copied()) };
+    let ret = ret.and_then(|()| iova.sync_all());
     // SAFETY: `mapped` is writable; `ktime_get()` may be called anywhere.
     unsafe { *mapped = bindings::ktime_get() as u64 };
     drop(iova);

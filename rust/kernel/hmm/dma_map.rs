@@ -21,13 +21,13 @@
 //!
 //! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
 
-use super::pfn::{Pfn, DMA_MAPPED, INOUT_FLAGS, P2PDMA, P2PDMA_BUS, VALID};
+use super::pfn::{Pfn, DMA_MAPPED, ERROR, INOUT_FLAGS, P2PDMA, P2PDMA_BUS, VALID, WRITE};
 use crate::{
     alloc::{flags::GFP_KERNEL, KVVec},
     bindings,
     device::Device,
     dma::{DataDirection, DmaAddress},
-    error::{code::*, Result},
+    error::{code::*, Error, Result},
     ffi::c_ulong,
     page::PAGE_SIZE,
     types::ARef,
@@ -282,37 +282,40 @@ impl DmaMap {
         }
         let mut mapped = 0;
         let mut result = Ok(());
-        // The entries linked, to sync.
-        let mut linked: Option<(usize, usize)> = None;
+        // The entries linked, to sync: `lo..=hi`, empty while `lo > hi`.
+        // Entries go in order, so `hi` is the last one linked.
+        let (mut lo, mut hi) = (usize::MAX, 0);
         // One answer per provider for the call: providers may come and go
         // between calls.
         let mut p2p = P2p::new();
         let iova = self.uses_iova();
+        // What `may_link()` asks of an entry's flags, as a mask.
+        let write = if self.dir == DataDirection::ToDevice {
+            0
+        } else {
+            WRITE
+        };
         let mut idx = first;
         while idx < end {
-            let pfn = Pfn::from_raw(self.pfns[idx]);
-            if pfn.is_dma_mapped() || !pfn.is_valid() || pfn.is_error() {
+            let word = self.pfns[idx];
+            // Valid, not an error and not mapped yet: one test.
+            if word & (VALID | ERROR | DMA_MAPPED) != VALID {
                 idx += 1;
                 continue;
             }
+            let pfn = Pfn::from_raw(word);
+            let linkable = iova && word & write == write;
             // SAFETY: By the function's contract the page stays allocated.
-            let plain = |this: &Self, p2p: &mut P2p, pfn: Pfn| unsafe {
-                this.may_link(pfn) && p2p.reach(&this.dev, pfn.pfn()) == Reach::Map
-            };
-            if iova && plain(self, &mut p2p, pfn) {
-                // The run of plain entries with contiguous pages from here:
-                // one link. (`idx + n <= end` and the run's memory does not
-                // wrap: no overflow.)
-                let phys = pfn.phys();
-                let mut n = 1usize;
-                while idx.wrapping_add(n) < end {
-                    let next = Pfn::from_raw(self.pfns[idx.wrapping_add(n)]);
-                    if next.is_dma_mapped()
-                        || !next.is_valid()
-                        || next.is_error()
-                        || next.phys() != phys.wrapping_add((n * PAGE_SIZE) as u64)
-                        || !plain(self, &mut p2p, next)
-                    {
+            if linkable && unsafe { p2p.reach(&self.dev, pfn.pfn()) } == Reach::Map {
+                // The run from here: entries with the same flags and the
+                // next pages, whose words are `word + n` (the PFN is below
+                // the flags, and a page's PFN plus an entry count does not
+                // carry into them); plain too, by those flags and, in a new
+                // subsection, by asking again. One link for all of them.
+                let mut n = 1;
+                while idx + n < end && self.pfns[idx + n] == word.wrapping_add(n as c_ulong) {
+                    // SAFETY: As above.
+                    if unsafe { p2p.reach(&self.dev, pfn.pfn() + n) } != Reach::Map {
                         break;
                     }
                     n += 1;
@@ -323,7 +326,7 @@ impl DmaMap {
                     break;
                 }
                 mapped += n;
-                linked = Some((linked.map_or(idx, |(lo, _)| lo), idx + n - 1));
+                (lo, hi) = (lo.min(idx), idx + n - 1);
                 idx += n;
                 continue;
             }
@@ -332,7 +335,7 @@ impl DmaMap {
                 Ok((_, link)) => {
                     mapped += 1;
                     if link {
-                        linked = Some((linked.map_or(idx, |(lo, _)| lo), idx));
+                        (lo, hi) = (lo.min(idx), idx);
                     }
                 }
                 Err(err) => {
@@ -342,7 +345,7 @@ impl DmaMap {
             }
             idx += 1;
         }
-        if let Some((lo, hi)) = linked {
+        if lo <= hi {
             let synced = self.sync(lo, hi);
             if result.is_ok() {
                 result = synced;
@@ -351,18 +354,13 @@ impl DmaMap {
         result.map(|()| mapped)
     }
 
-    /// Whether the device may have entry `pfn` as the map's direction asks.
-    #[inline]
-    fn may_link(&self, pfn: Pfn) -> bool {
-        pfn.is_writable() || self.dir == DataDirection::ToDevice
-    }
-
     /// Links entries `start..start + n`, plain pages of contiguous memory,
     /// with one link, without syncing the IOTLB.
     ///
     /// # Safety
     ///
     /// As for [`DmaMap::map_pfn`], for each entry.
+    #[inline(always)]
     unsafe fn link_run(&mut self, start: usize, n: usize) -> Result {
         let Path::Iova(state) = &mut self.path else {
             return Err(EINVAL);
@@ -382,7 +380,9 @@ impl DmaMap {
                 0,
             )
         };
-        crate::error::to_result(ret)?;
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
         for word in &mut self.pfns[start..start + n] {
             // INVARIANT: The entry is linked at its offset.
             *word |= DMA_MAPPED;
