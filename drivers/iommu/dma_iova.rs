@@ -62,6 +62,10 @@ const KEEP_IOVA: u64 = 1 << 62;
 const FLAGS: u64 = USE_SWIOTLB | KEEP_IOVA;
 const MAPPING_ERROR: u64 = u64::MAX;
 
+/// Attributes under which a link or its teardown does no CPU cache
+/// maintenance: the caller's say-so, or MMIO, which is not cached.
+const NO_CPU_SYNC: Attrs = Attrs::from_raw(Attrs::SKIP_CPU_SYNC.as_raw() | Attrs::MMIO.as_raw());
+
 // The state's `__size` is updated atomically in place.
 kernel::static_assert!(core::mem::align_of::<bindings::dma_iova_state>() >= 8);
 
@@ -525,6 +529,7 @@ static UNLINKED: AtomicBool = AtomicBool::new(false);
 static BAD_UNLINK: AtomicBool = AtomicBool::new(false);
 static FREED_LINKED: AtomicBool = AtomicBool::new(false);
 static KEPT: AtomicBool = AtomicBool::new(false);
+static MIXED_COHERENT: AtomicBool = AtomicBool::new(false);
 
 /// Warns about a misuse once per boot, like `dev_warn_once()`.
 fn warn_once(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
@@ -573,7 +578,7 @@ impl Ctx<'_> {
         attrs: Attrs,
     ) -> Result {
         let coherent = self.links.coherent;
-        if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+        if !coherent && !attrs.intersects(NO_CPU_SYNC) {
             // SAFETY: `[phys, phys + len)` is memory the caller maps.
             unsafe { bindings::arch_sync_dma_for_device(phys, len as usize, dir.as_raw()) };
         }
@@ -715,10 +720,7 @@ impl Ctx<'_> {
     /// `first..=last`, for a non-coherent device: each linked granule is
     /// looked up, as the record keeps no physical address.
     fn sync_for_cpu(&self, first: usize, last: usize, dir: DataDirection, attrs: Attrs) {
-        if self.links.coherent
-            || attrs.contains(Attrs::SKIP_CPU_SYNC)
-            || dir == DataDirection::ToDevice
-        {
+        if self.links.coherent || attrs.intersects(NO_CPU_SYNC) || dir == DataDirection::ToDevice {
             return;
         }
         let bits = self.links.bits();
@@ -1002,7 +1004,7 @@ unsafe fn link(
     let g = links.granule();
     if (size as u64 == g) & (phys & (g - 1) == 0) {
         // SAFETY: Forwarded from the caller.
-        return unsafe { link_granule(&st, links, phys, offset, dir, attrs) };
+        return unsafe { link_granule(dev, &st, links, phys, offset, dir, attrs) };
     }
     let (first, last) = st.span(links, offset, size)?;
     let size = size as u64;
@@ -1016,6 +1018,17 @@ unsafe fn link(
     if (iova & (g - 1) != pad) | ((pad != 0) & (offset != 0)) {
         return Err(EINVAL);
     }
+    if attrs.contains(Attrs::REQUIRE_COHERENT) {
+        require_coherent(dev, &st, links)?;
+    }
+    // Only a partial granule may bounce: the cheap test first.
+    let bounce = (pad != 0 || end_phys & (g - 1) != 0)
+        // SAFETY: `dev` is valid.
+        && unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) };
+    // MMIO has no bounce buffer, and a coherent mapping cannot use one.
+    if bounce && attrs.intersects(Attrs::MMIO | Attrs::REQUIRE_COHERENT) {
+        return Err(EPERM);
+    }
     // Granules are linked once; claiming them first also keeps concurrent
     // links of one state apart.
     if !bitmap::claim(links.bits(), first, last) {
@@ -1026,10 +1039,6 @@ unsafe fn link(
         links,
         base: st.base(links),
     };
-    // Only a partial granule may bounce: the cheap test first.
-    let bounce = (pad != 0 || end_phys & (g - 1) != 0)
-        // SAFETY: `dev` is valid.
-        && unsafe { bindings::iommu_dma_iova_use_swiotlb(dev, size as usize, dir.as_raw()) };
     let ret = if bounce {
         // SAFETY: The granules are the caller's, just claimed, and
         // unmapped; the caller lets the device access the memory.
@@ -1046,6 +1055,28 @@ unsafe fn link(
     ret
 }
 
+/// What [`Attrs::REQUIRE_COHERENT`] asks before a link: a device that
+/// needs no cache maintenance, and a state none of whose links bounced
+/// (their teardown would copy, which the caller ruled out).
+#[inline(always)]
+fn require_coherent(dev: *mut bindings::device, st: &State, links: &Links) -> Result {
+    if !links.coherent {
+        return Err(EOPNOTSUPP);
+    }
+    if st.flags() & USE_SWIOTLB != 0 {
+        // A driver mixing the two in one state, as upstream warns too.
+        warn_once(
+            &MIXED_COHERENT,
+            dev,
+            c_str!("dma_iova_link: DMA_ATTR_REQUIRE_COHERENT in a bounced state %#llx, +%#llx\n"),
+            st.addr(),
+            st.reserved(),
+        );
+        return Err(EOPNOTSUPP);
+    }
+    Ok(())
+}
+
 /// The common link, and the fast path: one whole granule of memory at a
 /// granule of the reservation. It never bounces (only partial granules do)
 /// and is one granule of the bitmap and one IOMMU map.
@@ -1055,6 +1086,7 @@ unsafe fn link(
 /// As for [`dma_iova_link`], with `links` the record of `st`.
 #[inline(always)]
 unsafe fn link_granule(
+    dev: *mut bindings::device,
     st: &State,
     links: &Links,
     phys: u64,
@@ -1082,8 +1114,11 @@ unsafe fn link_granule(
     if !bitmap::claim_one(links.bits(), i) {
         return Err(EBUSY);
     }
+    if attrs.contains(Attrs::REQUIRE_COHERENT) {
+        require_coherent(dev, st, links)?;
+    }
     let coherent = links.coherent;
-    if !coherent && !attrs.contains(Attrs::SKIP_CPU_SYNC) {
+    if !coherent && !attrs.intersects(NO_CPU_SYNC) {
         // SAFETY: `[phys, phys + g)` is memory the caller maps.
         unsafe { bindings::arch_sync_dma_for_device(phys, g as usize, dir.as_raw()) };
     }

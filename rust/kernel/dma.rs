@@ -237,6 +237,12 @@ impl Attrs {
     pub const NO_WARN: Self = Self(bindings::DMA_ATTR_NO_WARN as c_ulong);
     /// The mapping is for privileged (supervisor) device accesses only.
     pub const PRIVILEGED: Self = Self(bindings::DMA_ATTR_PRIVILEGED as c_ulong);
+    /// The memory is MMIO, such as a peer's BAR: mapped uncached, with no
+    /// cache maintenance and never bounced.
+    pub const MMIO: Self = Self(bindings::DMA_ATTR_MMIO as c_ulong);
+    /// The mapping must need neither swiotlb nor cache maintenance: it fails
+    /// instead.
+    pub const REQUIRE_COHERENT: Self = Self(bindings::DMA_ATTR_REQUIRE_COHERENT as c_ulong);
 
     /// No attribute.
     #[inline]
@@ -260,6 +266,12 @@ impl Attrs {
     #[inline]
     pub const fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// Whether any attribute of `other` is set in `self`.
+    #[inline]
+    pub const fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
     }
 
     /// Whether no attribute is set.

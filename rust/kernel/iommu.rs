@@ -29,6 +29,10 @@ pub use domain::{Domain, Gather, Visit};
 ///
 /// let prot = Prot::for_dma(DataDirection::Bidirectional, false, Attrs::PRIVILEGED);
 /// assert_eq!(prot, Prot::READ | Prot::WRITE | Prot::PRIV);
+///
+/// // A peer's BAR, seen by a coherent device: uncached.
+/// let prot = Prot::for_dma(DataDirection::ToDevice, true, Attrs::MMIO);
+/// assert_eq!(prot, Prot::READ | Prot::MMIO);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prot(c_int);
@@ -48,14 +52,17 @@ impl Prot {
     pub const PRIV: Self = Self(bindings::IOMMU_PRIV as c_int);
 
     /// The rights a streaming DMA mapping needs: the direction gives read
-    /// and write access, a coherent device gets a cacheable mapping, and
+    /// and write access, a coherent device gets a cacheable mapping unless
+    /// [`Attrs::MMIO`] asks for an uncached MMIO one, and
     /// [`Attrs::PRIVILEGED`] restricts it to privileged accesses.
     #[inline]
     pub fn for_dma(dir: DataDirection, coherent: bool, attrs: Attrs) -> Self {
         // Without branches: each bit from a flag.
         let bit = |on: bool, flag: Self| flag.0 & -(on as c_int);
+        let mmio = attrs.contains(Attrs::MMIO);
         Self(
-            bit(coherent, Self::CACHE)
+            bit(coherent && !mmio, Self::CACHE)
+                | bit(mmio, Self::MMIO)
                 | bit(attrs.contains(Attrs::PRIVILEGED), Self::PRIV)
                 | bit(dir.device_reads(), Self::READ)
                 | bit(dir.device_writes(), Self::WRITE),

@@ -11,6 +11,7 @@
 #include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/kthread.h>
@@ -689,6 +690,104 @@ static bool device_reaches(struct kunit *test, struct edu_device *edu,
 	return !all_bytes(cpu, len, 0x3c);
 }
 
+static void stop_counting(void *domain)
+{
+	edu_count_syncs(domain, false);
+}
+
+/*
+ * DMA_ATTR_MMIO (upstream 6.18) maps uncached: the IOMMU driver is asked
+ * for IOMMU_MMIO and not IOMMU_CACHE, where a plain link of the same device
+ * gets IOMMU_CACHE; the teardown leaves nothing mapped either way.
+ */
+static void mmio_link_is_uncached(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *page = test_page(test), *other = test_page(test);
+	struct dma_iova_state state;
+	int prot;
+
+	edu_count_syncs(domain, true);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, stop_counting, domain));
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(page), 0,
+					       PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_MMIO));
+	prot = edu_last_map_prot();
+	KUNIT_EXPECT_TRUE(test, prot & IOMMU_MMIO);
+	KUNIT_EXPECT_FALSE(test, prot & IOMMU_CACHE);
+	KUNIT_EXPECT_EQ(test, prot & (IOMMU_READ | IOMMU_WRITE), IOMMU_READ | IOMMU_WRITE);
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(other), PAGE_SIZE,
+					       PAGE_SIZE, DMA_TO_DEVICE, 0));
+	prot = edu_last_map_prot();
+	KUNIT_EXPECT_FALSE(test, prot & IOMMU_MMIO);
+	KUNIT_EXPECT_EQ(test, !!(prot & IOMMU_CACHE), dev_is_dma_coherent(edu->dev));
+	KUNIT_EXPECT_EQ(test, prot & (IOMMU_READ | IOMMU_WRITE), IOMMU_READ);
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, 2, mapped_granules(domain, state.addr, 2 * PAGE_SIZE));
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_MMIO);
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+}
+
+/*
+ * What would bounce may not, under DMA_ATTR_MMIO or
+ * DMA_ATTR_REQUIRE_COHERENT: an untrusted device's partial granule fails
+ * with -EPERM and maps nothing the device can reach, while a whole page,
+ * which needs no bounce, links. REQUIRE_COHERENT in a state that bounced
+ * before fails with -EOPNOTSUPP. (A device that needs cache maintenance,
+ * the other -EOPNOTSUPP, does not exist on x86.)
+ */
+static void mmio_and_coherent_never_bounce(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *page = test_page(test), *whole = test_page(test);
+	const size_t off = 0x300, len = 0x100;
+	struct dma_iova_state state;
+	dma_addr_t at;
+
+	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(edu->dev),
+			      "no swiotlb pool: boot with memory above 4 GiB");
+	edu->pdev->untrusted = 1;
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, restore_trust, edu->pdev));
+	load_device(test, edu, len, 0x5a);
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, page_to_phys(page) + off,
+						   2 * PAGE_SIZE));
+	at = state.addr;
+	KUNIT_EXPECT_EQ(test, -EPERM, dma_iova_link(edu->dev, &state, page_to_phys(page) + off,
+						    0, len, DMA_BIDIRECTIONAL, DMA_ATTR_MMIO));
+	KUNIT_EXPECT_EQ(test, -EPERM,
+			dma_iova_link(edu->dev, &state, page_to_phys(page) + off, 0, len,
+				      DMA_BIDIRECTIONAL, DMA_ATTR_REQUIRE_COHERENT));
+	KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_USE_SWIOTLB);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, at & PAGE_MASK, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, at, page_address(page) + off, len));
+	dma_iova_free(edu->dev, &state);
+
+	/* A whole page needs no bounce: it links, and the device reaches it. */
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(whole), 0, PAGE_SIZE,
+					       DMA_BIDIRECTIONAL, DMA_ATTR_REQUIRE_COHERENT));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, state.addr, page_address(whole), len));
+	dma_iova_destroy(edu->dev, &state, PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_REQUIRE_COHERENT);
+
+	/* Once a link bounced, REQUIRE_COHERENT is refused in that state. */
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, page_to_phys(page) + off,
+						   2 * PAGE_SIZE));
+	at = state.addr;
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(page) + off, 0, len,
+					       DMA_BIDIRECTIONAL, 0));
+	KUNIT_EXPECT_TRUE(test, state.__size & DMA_IOVA_USE_SWIOTLB);
+	KUNIT_EXPECT_EQ(test, -EOPNOTSUPP,
+			dma_iova_link(edu->dev, &state, page_to_phys(whole), PAGE_SIZE - off,
+				      PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_REQUIRE_COHERENT));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, (at & PAGE_MASK) + PAGE_SIZE, PAGE_SIZE));
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, at & PAGE_MASK, 2 * PAGE_SIZE));
+}
+
 /*
  * Unlinking the second half of a two-page link: virtio-iommu cannot split
  * the mapping one request made, so the engine unmaps the link whole and
@@ -1008,6 +1107,8 @@ static struct kunit_case dma_iova_cases[] = {
 	KUNIT_CASE_SLOW(destroy_cuts_device_off),
 	KUNIT_CASE_SLOW(untrusted_bounces_partial_granules),
 	KUNIT_CASE_SLOW(bounce_copies_back_linked_bytes_only),
+	KUNIT_CASE(mmio_link_is_uncached),
+	KUNIT_CASE_SLOW(mmio_and_coherent_never_bounce),
 	KUNIT_CASE_SLOW(partial_unlink_leaves_nothing_stale),
 	KUNIT_CASE_SLOW(unlink_cuts_a_link_in_the_middle),
 	KUNIT_CASE_SLOW(destroy_makes_no_lookups),

@@ -613,6 +613,7 @@ mod hmm_dma {
         fn edu_syncs() -> core::ffi::c_uint;
         fn edu_syncs_reset();
         fn edu_expect_p2p_host_bridge() -> bool;
+        fn edu_last_map_prot() -> c_int;
     }
 
     /// The entry `hmm_range_fault()` gives for a writable page.
@@ -1076,6 +1077,25 @@ mod hmm_dma {
                         Some(0),
                         "and gone from the IOMMU",
                     );
+                    // Mapped again, as the IOMMU driver sees it: MMIO,
+                    // uncached (DMA_ATTR_MMIO).
+                    let Some(d) = domain else {
+                        return t.ensure(false, "a DMA domain");
+                    };
+                    let raw = d.as_raw().cast::<c_void>();
+                    // SAFETY: Nothing else changes the domain's ops meanwhile.
+                    unsafe { edu_count_syncs(raw, true) };
+                    // SAFETY: As above for `map_pfn()`; reads a counter.
+                    let (again, prot) = unsafe { (map.map_pfn(0), edu_last_map_prot()) };
+                    // SAFETY: As above.
+                    unsafe { edu_count_syncs(raw, false) };
+                    t.expect(again.is_ok(), "mapped again");
+                    t.expect_eq(
+                        prot & (bindings::IOMMU_MMIO | bindings::IOMMU_CACHE) as c_int,
+                        bindings::IOMMU_MMIO as c_int,
+                        "as MMIO, uncached",
+                    );
+                    t.expect(map.unmap_pfn(0), "unmapped again");
                 } else if *root {
                     root_seen = true;
                     // q35's host bridge is not on the P2PDMA whitelist.

@@ -272,7 +272,7 @@ static void count_flush_all(struct iommu_domain *domain)
 	real_ops->flush_iotlb_all(domain);
 }
 
-static atomic_t lookups, map_fail_in, map_failures;
+static atomic_t lookups, map_fail_in, map_failures, last_prot;
 
 static phys_addr_t count_iova_to_phys(struct iommu_domain *domain,
 				      dma_addr_t iova)
@@ -285,6 +285,7 @@ static int failing_map_pages(struct iommu_domain *domain, unsigned long iova,
 			     phys_addr_t paddr, size_t pgsize, size_t pgcount,
 			     int prot, gfp_t gfp, size_t *mapped)
 {
+	atomic_set(&last_prot, prot);
 	if (atomic_add_unless(&map_fail_in, -1, 0) &&
 	    !atomic_read(&map_fail_in)) {
 		atomic_inc(&map_failures);
@@ -379,6 +380,17 @@ void edu_fail_map_nth(unsigned int n)
 unsigned int edu_map_failures(void)
 {
 	return atomic_read(&map_failures);
+}
+
+/**
+ * edu_last_map_prot() - the prot of the last map_pages call of the counted
+ * domain
+ *
+ * Return: its IOMMU_* bits.
+ */
+int edu_last_map_prot(void)
+{
+	return atomic_read(&last_prot);
 }
 
 /**

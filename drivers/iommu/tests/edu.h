@@ -58,6 +58,7 @@ void edu_syncs_reset(void);
 unsigned int edu_lookups(void);
 void edu_lookups_reset(void);
 void edu_fail_map_nth(unsigned int n);
+int edu_last_map_prot(void);
 unsigned int edu_map_failures(void);
 
 const char *edu_iommu_name(struct device *dev);

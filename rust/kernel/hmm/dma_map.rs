@@ -33,6 +33,16 @@ use crate::{
     types::ARef,
 };
 
+/// The attributes of every mapping: the mirror's pages are shared with the
+/// process all along, so a mapping that would need swiotlb or CPU cache
+/// maintenance must fail (the streaming calls of this kernel ignore it;
+/// [`DmaMap::new`] refuses the devices that would need either).
+const LINK_ATTRS: c_ulong = bindings::DMA_ATTR_REQUIRE_COHERENT as c_ulong;
+
+/// And of a peer's memory reached through the host bridge: MMIO, uncached,
+/// which the streaming calls of this kernel know as no cache maintenance.
+const PEER_ATTRS: c_ulong = (bindings::DMA_ATTR_MMIO | bindings::DMA_ATTR_SKIP_CPU_SYNC) as c_ulong;
+
 enum Path {
     /// One IOVA range; entry `i` is linked at `i * PAGE_SIZE`.
     Iova(bindings::dma_iova_state),
@@ -377,7 +387,7 @@ impl DmaMap {
                 start * PAGE_SIZE,
                 n * PAGE_SIZE,
                 self.dir.as_raw(),
-                0,
+                LINK_ATTRS,
             )
         };
         if ret != 0 {
@@ -438,11 +448,8 @@ impl DmaMap {
         }
         // SAFETY: By the function's contract the page stays allocated.
         let (reach, attrs) = match unsafe { p2p.reach(&self.dev, pfn.pfn()) } {
-            Reach::Map => (Reach::Map, 0),
-            Reach::HostBridge => (
-                Reach::HostBridge,
-                bindings::DMA_ATTR_SKIP_CPU_SYNC as c_ulong,
-            ),
+            Reach::Map => (Reach::Map, LINK_ATTRS),
+            Reach::HostBridge => (Reach::HostBridge, LINK_ATTRS | PEER_ATTRS),
             Reach::Bus(addr) => {
                 // INVARIANT: Reached by bus address: nothing to unmap.
                 self.pfns[idx] |= DMA_MAPPED | P2PDMA_BUS;
@@ -528,7 +535,7 @@ impl DmaMap {
                         start * PAGE_SIZE,
                         (stop - start) * PAGE_SIZE,
                         self.dir.as_raw(),
-                        0,
+                        LINK_ATTRS,
                     )
                 };
             }
@@ -553,9 +560,9 @@ impl DmaMap {
         let dev = self.dev.as_raw();
         let dir = self.dir.as_raw();
         let attrs = if word & P2PDMA != 0 {
-            bindings::DMA_ATTR_SKIP_CPU_SYNC as c_ulong
+            LINK_ATTRS | PEER_ATTRS
         } else {
-            0
+            LINK_ATTRS
         };
         match &mut self.path {
             // Reached by bus address: nothing was mapped.
