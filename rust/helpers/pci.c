@@ -3,6 +3,7 @@
 #include <linux/device.h>
 #include <linux/memremap.h>
 #include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
 
 void *rust_helper_dev_get_drvdata(const struct device *dev)
 {
@@ -34,7 +35,15 @@ unsigned long rust_helper_pci_resource_flags(struct pci_dev *pdev, int bar)
 	return pci_resource_flags(pdev, bar);
 }
 
-bool rust_helper_is_pci_p2pdma_page(const struct page *page)
+enum pci_p2pdma_map_type
+rust_helper_pci_p2pdma_state(struct pci_p2pdma_map_state *state,
+			     struct device *dev, struct page *page)
 {
-	return is_pci_p2pdma_page(page);
+	return pci_p2pdma_state(state, dev, page);
+}
+
+dma_addr_t rust_helper_pci_p2pdma_bus_addr_map(struct pci_p2pdma_map_state *state,
+					       phys_addr_t paddr)
+{
+	return pci_p2pdma_bus_addr_map(state, paddr);
 }

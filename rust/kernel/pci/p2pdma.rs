@@ -22,8 +22,8 @@ pub enum MapType {
     NotSupported,
     /// At this PCI bus address, without an IOMMU mapping.
     BusAddr(u64),
-    /// Through the host bridge: map it as usual, without CPU cache
-    /// maintenance (it is device memory).
+    /// Through the host bridge: map it as usual, as MMIO (uncached, without
+    /// CPU cache maintenance: it is device memory).
     ThruHostBridge,
 }
 
@@ -42,12 +42,13 @@ impl State {
     pub const fn new() -> Self {
         Self(bindings::pci_p2pdma_map_state {
             pgmap: core::ptr::null_mut(),
-            map: 0,
+            map: bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_UNKNOWN,
             bus_off: 0,
         })
     }
 
-    /// How `client` reaches the page of frame `pfn`.
+    /// How `client` reaches the page of frame `pfn`: `pci_p2pdma_state()`,
+    /// and `pci_p2pdma_bus_addr_map()` for a bus address.
     ///
     /// # Safety
     ///
@@ -56,16 +57,15 @@ impl State {
     pub unsafe fn map_type(&mut self, client: &Device, pfn: usize) -> MapType {
         // SAFETY: By the function's contract the page is valid.
         let page = unsafe { bindings::pfn_to_page(pfn as c_ulong) };
-        // SAFETY: As above.
-        if !unsafe { bindings::is_pci_p2pdma_page(page) } {
-            return MapType::None;
-        }
         // SAFETY: `self` is a state for `client`, which is valid; the page
-        // is P2P memory.
-        let map = unsafe { bindings::pci_p2pdma_update_state(&mut self.0, client.as_raw(), page) };
+        // is valid.
+        let map = unsafe { bindings::pci_p2pdma_state(&mut self.0, client.as_raw(), page) };
         match map {
+            bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_NONE => MapType::None,
             bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_BUS_ADDR => {
-                MapType::BusAddr(((pfn as u64) << PAGE_SHIFT).wrapping_add(self.0.bus_off))
+                let phys = (pfn as u64) << PAGE_SHIFT;
+                // SAFETY: The state was just found to be a bus address one.
+                MapType::BusAddr(unsafe { bindings::pci_p2pdma_bus_addr_map(&mut self.0, phys) })
             }
             bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE => {
                 MapType::ThruHostBridge
