@@ -43,6 +43,63 @@ const LINK_ATTRS: c_ulong = bindings::DMA_ATTR_REQUIRE_COHERENT as c_ulong;
 /// which the streaming calls of this kernel know as no cache maintenance.
 const PEER_ATTRS: c_ulong = (bindings::DMA_ATTR_MMIO | bindings::DMA_ATTR_SKIP_CPU_SYNC) as c_ulong;
 
+/// The PFN words of a map, in one allocation after a word that holds their
+/// count, so that a C `struct hmm_dma_map`, which keeps only a pointer to
+/// the first entry, can be taken back (see [`hmm_dma`]).
+///
+/// # Invariants
+///
+/// `0.len() == 0[0] + 1 == 0.capacity()`.
+struct Words(KVVec<c_ulong>);
+
+impl Words {
+    /// `n` zeroed words.
+    fn new(n: usize) -> Result<Self> {
+        let mut words = KVVec::from_elem(0, n.checked_add(1).ok_or(EOVERFLOW)?, GFP_KERNEL)?;
+        words[0] = n;
+        // INVARIANT: `from_elem()` allocates exactly `n + 1`.
+        Ok(Self(words))
+    }
+
+    /// Gives the allocation up; returns a pointer to the first word.
+    fn into_raw(self) -> *mut c_ulong {
+        let (ptr, _, _) = self.0.into_raw_parts();
+        // The count word is the first of the allocation.
+        ptr.wrapping_add(1)
+    }
+
+    /// Takes back what [`Words::into_raw`] gave up.
+    ///
+    /// # Safety
+    ///
+    /// `first` came from [`Words::into_raw`] and is not used again.
+    unsafe fn from_raw(first: *mut c_ulong) -> Self {
+        // SAFETY: By the function's contract the count word precedes
+        // `first` in an allocation of `n + 1` words.
+        unsafe {
+            let base = first.sub(1);
+            let len = *base + 1;
+            Self(KVVec::from_raw_parts(base, len, len))
+        }
+    }
+}
+
+impl core::ops::Deref for Words {
+    type Target = [c_ulong];
+
+    fn deref(&self) -> &[c_ulong] {
+        &self.0[1..]
+    }
+}
+
+impl core::ops::DerefMut for Words {
+    fn deref_mut(&mut self) -> &mut [c_ulong] {
+        &mut self.0[1..]
+    }
+}
+
+mod hmm_dma;
+
 enum Path {
     /// One IOVA range; entry `i` is linked at `i * PAGE_SIZE`.
     Iova(bindings::dma_iova_state),
@@ -62,9 +119,12 @@ enum Path {
 /// - Nothing changes an entry's `HMM_PFN_INOUT_FLAGS` but this type.
 pub struct DmaMap {
     dev: ARef<Device>,
-    pfns: KVVec<c_ulong>,
+    pfns: Words,
     dir: DataDirection,
     path: Path,
+    /// Whether an entry must be writable when the device writes: always
+    /// but for the C helpers, which map bidirectionally as upstream does.
+    check_write: bool,
 }
 
 /// How the device reaches a page: as any page, peer to peer, or not.
@@ -104,6 +164,19 @@ impl P2p {
         }
     }
 
+    /// Starts from a C caller's state.
+    fn from_raw(state: bindings::pci_p2pdma_map_state) -> Self {
+        Self {
+            state: crate::pci::p2pdma::State::from_raw(state),
+            plain: None,
+        }
+    }
+
+    /// The state, for the C caller to keep.
+    fn as_raw(&self) -> bindings::pci_p2pdma_map_state {
+        self.state.as_raw()
+    }
+
     /// # Safety
     ///
     /// The page of `pfn` stays allocated during the call.
@@ -136,6 +209,14 @@ impl P2p {
         Self
     }
 
+    fn from_raw(_state: bindings::pci_p2pdma_map_state) -> Self {
+        Self
+    }
+
+    fn as_raw(&self) -> bindings::pci_p2pdma_map_state {
+        bindings::pci_p2pdma_map_state::default()
+    }
+
     /// # Safety
     ///
     /// None; as for the P2PDMA version.
@@ -155,7 +236,7 @@ impl DmaMap {
             return Err(EINVAL);
         }
         let size = entries.checked_mul(PAGE_SIZE).ok_or(EOVERFLOW)?;
-        let pfns = KVVec::from_elem(0, entries, GFP_KERNEL)?;
+        let pfns = Words::new(entries)?;
         let mut state = bindings::dma_iova_state::default();
         let raw = dev.as_raw();
         // SAFETY: `dev` is valid.
@@ -190,6 +271,7 @@ impl DmaMap {
             pfns,
             dir,
             path,
+            check_write: true,
         })
     }
 
@@ -265,7 +347,17 @@ impl DmaMap {
     /// lock that the mirror's invalidation takes to unmap it.
     pub unsafe fn map_pfn(&mut self, idx: usize) -> Result<DmaAddress> {
         // SAFETY: By the function's contract.
-        let (addr, linked) = unsafe { self.map_one(idx, &mut P2p::new()) }?;
+        unsafe { self.map_pfn_with(idx, &mut P2p::new()) }
+    }
+
+    /// [`DmaMap::map_pfn`], with the P2PDMA state of the caller's.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaMap::map_pfn`].
+    unsafe fn map_pfn_with(&mut self, idx: usize, p2p: &mut P2p) -> Result<DmaAddress> {
+        // SAFETY: By the function's contract.
+        let (addr, linked) = unsafe { self.map_one(idx, p2p) }?;
         if linked {
             if let Err(err) = self.sync(idx, idx) {
                 self.unmap_pfn(idx);
@@ -300,7 +392,7 @@ impl DmaMap {
         let mut p2p = P2p::new();
         let iova = self.uses_iova();
         // What `may_link()` asks of an entry's flags, as a mask.
-        let write = if self.dir == DataDirection::ToDevice {
+        let write = if !self.check_write || self.dir == DataDirection::ToDevice {
             0
         } else {
             WRITE
@@ -435,7 +527,7 @@ impl DmaMap {
             return Err(EINVAL);
         }
         // The device may write only what the process may.
-        if !pfn.is_writable() && self.dir != DataDirection::ToDevice {
+        if self.check_write && !pfn.is_writable() && self.dir != DataDirection::ToDevice {
             return Err(EPERM);
         }
         if pfn.is_dma_mapped() && !pfn.is_p2pdma_bus() {

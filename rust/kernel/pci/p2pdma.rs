@@ -47,6 +47,16 @@ impl State {
         })
     }
 
+    /// The state a C caller keeps.
+    pub const fn from_raw(state: bindings::pci_p2pdma_map_state) -> Self {
+        Self(state)
+    }
+
+    /// The state, for a C caller to keep.
+    pub const fn as_raw(&self) -> bindings::pci_p2pdma_map_state {
+        self.0
+    }
+
     /// How `client` reaches the page of frame `pfn`: `pci_p2pdma_state()`,
     /// and `pci_p2pdma_bus_addr_map()` for a bus address.
     ///
