@@ -211,26 +211,9 @@ impl Domain {
 
         if size == granule {
             // One page of the smallest size: no choice to make.
-            let mut mapped = 0;
-            // SAFETY: As below, for one granule.
-            let err = unsafe {
-                map_pages(
-                    self.as_raw(),
-                    iova,
-                    paddr,
-                    granule,
-                    1,
-                    prot.as_raw(),
-                    gfp.as_raw(),
-                    &mut mapped,
-                )
-            };
-            if err == 0 && mapped == size {
-                return Ok(());
-            }
-            // SAFETY: The caller owns the range, which held nothing before.
-            unsafe { self.unmap_failed(iova, size) };
-            return if err != 0 { to_result(err) } else { Err(EIO) };
+            // SAFETY: Aligned to the granule (checked above); otherwise by
+            // the function's contract.
+            return unsafe { self.map_granule(iova, paddr, prot, gfp) };
         }
 
         let mut done = 0usize;
