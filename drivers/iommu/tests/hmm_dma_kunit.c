@@ -9,6 +9,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/device/driver.h>
 #include <linux/hmm.h>
 #include <linux/hmm-dma.h>
 #include <linux/iommu.h>
@@ -286,6 +287,96 @@ static void bad_input_maps_nothing(struct kunit *test)
 	__free_page(page);
 }
 
+/*
+ * P2P through the C helpers, on the P2P machines (x86_64_p2p*.py): a page
+ * of an NVMe controller's memory buffer, mapped by hmm_dma_map_pfn() for
+ * the edu under the same PCIe switch (its bus address, no mapping) and for
+ * the edu on the root complex (through the host bridge as uncached MMIO
+ * where the host bridge forwards P2P, otherwise refused).
+ */
+static void p2p_by_bus_address_or_host_bridge(struct kunit *test)
+{
+	struct pci_dev *nvme, *pdev = NULL;
+	int switch_seen = 0, root_seen = 0;
+	pci_bus_addr_t bus;
+	struct page *page;
+	phys_addr_t phys;
+	void *mem;
+
+	wait_for_device_probe();
+	nvme = pci_get_device(0x1b36, 0x0010, NULL);
+	if (!nvme)
+		kunit_skip(test, "no NVMe controller (P2P memory provider) on this machine");
+	mem = pci_alloc_p2pmem(nvme, PAGE_SIZE);
+	if (!mem) {
+		pci_dev_put(nvme);
+		KUNIT_FAIL_AND_ABORT(test, "the NVMe CMB is not P2P memory");
+	}
+	bus = pci_p2pmem_virt_to_bus(nvme, mem);
+	page = virt_to_page(mem);
+	phys = page_to_phys(page);
+
+	while ((pdev = pci_get_device(0x1234, 0x11e8, pdev))) {
+		struct iommu_domain *domain = iommu_get_domain_for_dev(&pdev->dev);
+		struct pci_p2pdma_map_state state = {};
+		struct hmm_dma_map map = {};
+		enum pci_p2pdma_map_type type;
+		dma_addr_t dma;
+		int prot;
+
+		type = pci_p2pdma_state(&state, &pdev->dev, page);
+		KUNIT_ASSERT_EQ(test, 0, hmm_dma_map_alloc(&pdev->dev, &map, 1, PAGE_SIZE));
+		map.pfn_list[0] = page_to_pfn(page) | HMM_PFN_VALID | HMM_PFN_WRITE;
+		memset(&state, 0, sizeof(state));
+		dma = hmm_dma_map_pfn(&pdev->dev, &map, 0, &state);
+		if (pdev->bus->number) {
+			switch_seen++;
+			KUNIT_EXPECT_EQ(test, type, PCI_P2PDMA_MAP_BUS_ADDR);
+			KUNIT_EXPECT_EQ(test, dma, bus);
+			KUNIT_EXPECT_EQ(test, pci_p2pdma_bus_addr_map(&state, phys), bus);
+			KUNIT_EXPECT_TRUE(test, map.pfn_list[0] & HMM_PFN_DMA_MAPPED);
+			KUNIT_EXPECT_TRUE(test, map.pfn_list[0] & HMM_PFN_P2PDMA_BUS);
+		} else if (edu_expect_p2p_host_bridge()) {
+			root_seen++;
+			KUNIT_EXPECT_EQ(test, type, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+			KUNIT_ASSERT_NE(test, dma, DMA_MAPPING_ERROR);
+			KUNIT_EXPECT_TRUE(test, map.pfn_list[0] & HMM_PFN_P2PDMA);
+			KUNIT_ASSERT_NOT_NULL(test, domain);
+			KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, dma), phys);
+			/* Mapped again, as the IOMMU driver sees it: uncached MMIO. */
+			KUNIT_EXPECT_TRUE(test, hmm_dma_unmap_pfn(&pdev->dev, &map, 0));
+			edu_count_syncs(domain, true);
+			dma = hmm_dma_map_pfn(&pdev->dev, &map, 0, &state);
+			prot = edu_last_map_prot();
+			edu_count_syncs(domain, false);
+			KUNIT_EXPECT_NE(test, dma, DMA_MAPPING_ERROR);
+			KUNIT_EXPECT_EQ(test, prot & (IOMMU_MMIO | IOMMU_CACHE), IOMMU_MMIO);
+		} else {
+			root_seen++;
+			KUNIT_EXPECT_EQ(test, type, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+			KUNIT_EXPECT_EQ(test, dma, DMA_MAPPING_ERROR);
+			KUNIT_EXPECT_FALSE(test, map.pfn_list[0] & HMM_PFN_DMA_MAPPED);
+		}
+		hmm_dma_map_free(&pdev->dev, &map);
+		if (domain && dma != DMA_MAPPING_ERROR && !pdev->bus->number)
+			KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, dma), 0);
+	}
+	pci_free_p2pmem(nvme, mem, PAGE_SIZE);
+	pci_dev_put(nvme);
+	KUNIT_EXPECT_TRUE_MSG(test, switch_seen && root_seen,
+			      "an edu under the switch and one on the root complex");
+}
+
+static struct kunit_case hmm_p2p_c_cases[] = {
+	KUNIT_CASE(p2p_by_bus_address_or_host_bridge),
+	{}
+};
+
+static struct kunit_suite hmm_p2p_c_suite = {
+	.name = "hmm_p2p_c",
+	.test_cases = hmm_p2p_c_cases,
+};
+
 static struct kunit_case hmm_dma_c_cases[] = {
 	KUNIT_CASE(alloc_picks_the_path),
 	KUNIT_CASE_SLOW(odp_fault_map_invalidate_free),
@@ -300,4 +391,4 @@ static struct kunit_suite hmm_dma_c_suite = {
 	.test_cases = hmm_dma_c_cases,
 };
 
-kunit_test_suite(hmm_dma_c_suite);
+kunit_test_suites(&hmm_dma_c_suite, &hmm_p2p_c_suite);
