@@ -1110,12 +1110,12 @@ unsafe fn link_granule(
     if iova & (g - 1) != 0 {
         return Err(EINVAL);
     }
+    if attrs.contains(Attrs::REQUIRE_COHERENT) {
+        require_coherent(dev, st, links)?;
+    }
     let i = iova.wrapping_sub(st.base(links)).wrapping_shr(links.shift) as usize;
     if !bitmap::claim_one(links.bits(), i) {
         return Err(EBUSY);
-    }
-    if attrs.contains(Attrs::REQUIRE_COHERENT) {
-        require_coherent(dev, st, links)?;
     }
     let coherent = links.coherent;
     if !coherent && !attrs.intersects(NO_CPU_SYNC) {

@@ -784,7 +784,17 @@ static void mmio_and_coherent_never_bounce(struct kunit *test)
 			dma_iova_link(edu->dev, &state, page_to_phys(whole), PAGE_SIZE - off,
 				      PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_REQUIRE_COHERENT));
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, (at & PAGE_MASK) + PAGE_SIZE, PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, (at & PAGE_MASK) + PAGE_SIZE,
+						page_address(whole), len));
+	/* The refused link left its granule free for another. */
+	KUNIT_EXPECT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(whole),
+					       PAGE_SIZE - off, PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
+	KUNIT_EXPECT_EQ(test, 0, dma_iova_sync(edu->dev, &state, PAGE_SIZE - off, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, (at & PAGE_MASK) + PAGE_SIZE,
+					       page_address(whole), len));
 	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, (at & PAGE_MASK) + PAGE_SIZE,
+						page_address(whole), len));
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, at & PAGE_MASK, 2 * PAGE_SIZE));
 }
 

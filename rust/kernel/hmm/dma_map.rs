@@ -27,7 +27,7 @@ use crate::{
     bindings,
     device::Device,
     dma::{DataDirection, DmaAddress},
-    error::{code::*, Error, Result},
+    error::{code::*, Result},
     ffi::c_ulong,
     page::PAGE_SIZE,
     types::ARef,
@@ -391,7 +391,8 @@ impl DmaMap {
         // between calls.
         let mut p2p = P2p::new();
         let iova = self.uses_iova();
-        // What `may_link()` asks of an entry's flags, as a mask.
+        // The flag a linked entry needs: write access when the device may
+        // write, unless the C helpers map it (bidirectionally, as upstream).
         let write = if !self.check_write || self.dir == DataDirection::ToDevice {
             0
         } else {
@@ -482,9 +483,7 @@ impl DmaMap {
                 LINK_ATTRS,
             )
         };
-        if ret != 0 {
-            return Err(Error::from_errno(ret));
-        }
+        crate::error::to_result(ret)?;
         for word in &mut self.pfns[start..start + n] {
             // INVARIANT: The entry is linked at its offset.
             *word |= DMA_MAPPED;

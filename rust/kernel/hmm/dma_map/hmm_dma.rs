@@ -36,7 +36,8 @@ impl DmaMap {
     /// # Safety
     ///
     /// `map` is valid for writes; the C caller gives it back with
-    /// [`DmaMap::from_c`] only.
+    /// [`DmaMap::from_c`] only, with the same device. The C struct holds the
+    /// map's reference to the device until then.
     unsafe fn into_c(self, map: *mut bindings::hmm_dma_map) {
         let this = ManuallyDrop::new(self);
         // SAFETY: The fields are moved out of a value that is not dropped.
@@ -47,8 +48,9 @@ impl DmaMap {
                 ptr::read(&this.path),
             )
         };
-        // The C caller passes the device with each call.
-        drop(dev);
+        // The C struct keeps the map's reference to the device, which
+        // `from_c()` takes back: no reference count changes per call.
+        core::mem::forget(dev);
         let (state, dma_list) = match path {
             Path::Iova(state) => (state, ptr::null_mut()),
             Path::Direct(Some(list)) => (Default::default(), list.into_raw_parts().0),
@@ -88,9 +90,12 @@ impl DmaMap {
                 crate::alloc::KVVec::from_raw_parts(map.dma_list, pfns.len(), pfns.len())
             }))
         };
+        // SAFETY: `dev` is the map's device by the function's contract, and
+        // `into_c()` left the map's reference to it in the C struct, which
+        // this takes back.
+        let dev = unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(dev.cast::<Device>())) };
         Self {
-            // SAFETY: `dev` is valid by the function's contract.
-            dev: unsafe { Device::get_device(dev) },
+            dev,
             pfns,
             dir: DataDirection::Bidirectional,
             path,
