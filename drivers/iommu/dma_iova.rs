@@ -30,6 +30,9 @@
 //!   concurrently: every update of the record and of the state's flags is
 //!   atomic.
 //!
+//! Under `CONFIG_DMA_API_DEBUG` every misuse is reported, not only the
+//! first of each kind, and more is checked (see [`debug`]).
+//!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
 use bitmap::{LINKED, START};
@@ -105,6 +108,9 @@ struct Bounce {
 /// - `bounces` is a list of [`Bounce`] nodes, freed with the record.
 #[repr(C)]
 struct Links {
+    /// The record's entry in the table of live reservations.
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    debug: kernel::types::Opaque<bindings::dma_iova_debug_entry>,
     domain: *mut bindings::iommu_domain,
     granules: usize,
     words: usize,
@@ -132,6 +138,8 @@ impl Links {
         // header followed by `words` words, suitably aligned.
         unsafe {
             links.as_ptr().write(Links {
+                #[cfg(CONFIG_DMA_API_DEBUG)]
+                debug: kernel::types::Opaque::uninit(),
                 domain: t.domain.as_raw(),
                 granules,
                 words,
@@ -531,12 +539,113 @@ static FREED_LINKED: AtomicBool = AtomicBool::new(false);
 static KEPT: AtomicBool = AtomicBool::new(false);
 static MIXED_COHERENT: AtomicBool = AtomicBool::new(false);
 
-/// Warns about a misuse once per boot, like `dev_warn_once()`.
+/// Reports a misuse: each one under DMA-API debugging, otherwise once per
+/// boot and kind (`done`), like `dev_warn_once()`.
+fn misuse(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
+    if debug::ON {
+        debug::report(dev, fmt, a, b);
+    } else {
+        warn_once(done, dev, fmt, a, b);
+    }
+}
+
+/// Warns once per boot and kind (`done`), like `dev_warn_once()`.
 fn warn_once(done: &AtomicBool, dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
     if !done.swap(true, Ordering::Relaxed) {
         // SAFETY: `dev` is a valid device and `fmt` a format taking two
         // `u64` values.
         unsafe { bindings::_dev_warn(dev, fmt.as_char_ptr(), a, b) };
+    }
+}
+
+/// DMA-API debugging of the two-step API, under `CONFIG_DMA_API_DEBUG`;
+/// without it, every function here is empty and [`ON`](debug::ON) false.
+///
+/// Besides reporting every misuse that [`misuse`] sees, it reports
+/// overlapping links, `dma_iova_destroy()` of links past its `mapped_len`
+/// (which upstream's would leave mapped), and any use of a state whose
+/// record is not in the table of live reservations that
+/// `dma_iova_debug.c` keeps: a copy of a state after the reservation's
+/// teardown, or a state of another device. That table also finds the
+/// reservations a driver left behind when it unbinds.
+mod debug {
+    use super::{Links, State};
+    use core::ptr::NonNull;
+    use kernel::{bindings, str::CStr};
+
+    /// Whether DMA-API debugging is on.
+    pub(super) const ON: bool = cfg!(CONFIG_DMA_API_DEBUG);
+
+    /// Reports a misuse with the "DMA-API: " prefix and a stack trace.
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    #[cold]
+    pub(super) fn report(dev: *mut bindings::device, fmt: &CStr, a: u64, b: u64) {
+        // SAFETY: `dev` is a valid device and `fmt` a format taking two
+        // `u64` values.
+        unsafe { bindings::dma_iova_debug_report(dev, fmt.as_char_ptr(), a, b) };
+    }
+
+    #[cfg(not(CONFIG_DMA_API_DEBUG))]
+    #[inline(always)]
+    pub(super) fn report(_dev: *mut bindings::device, _fmt: &CStr, _a: u64, _b: u64) {}
+
+    /// Enters the new record `links` of a reservation of `dev` at `addr`,
+    /// `size` bytes, in the table.
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    pub(super) fn add(links: NonNull<Links>, dev: *mut bindings::device, addr: u64, size: u64) {
+        // SAFETY: The record is valid and its entry is not in the table:
+        // it was just allocated. `del()` takes it out before it is freed.
+        unsafe {
+            bindings::dma_iova_debug_add((*links.as_ptr()).debug.get(), dev, addr, size as usize)
+        };
+    }
+
+    #[cfg(not(CONFIG_DMA_API_DEBUG))]
+    #[inline(always)]
+    pub(super) fn add(_links: NonNull<Links>, _dev: *mut bindings::device, _a: u64, _s: u64) {}
+
+    /// Takes `links` out of the table, before it is freed.
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    pub(super) fn del(links: &Links) {
+        // SAFETY: A live record's entry is in the table (see `add()`).
+        unsafe { bindings::dma_iova_debug_del(links.debug.get()) };
+    }
+
+    #[cfg(not(CONFIG_DMA_API_DEBUG))]
+    #[inline(always)]
+    pub(super) fn del(_links: &Links) {}
+
+    /// Whether the record of `st`, if it has one, may be used with `dev`;
+    /// reports why not. `op` names the caller.
+    #[cfg(CONFIG_DMA_API_DEBUG)]
+    pub(super) fn check(dev: *mut bindings::device, st: &State, op: &CStr) -> bool {
+        // SAFETY: The state is valid (type invariant); only the pointer is
+        // read, and it is compared, not dereferenced, by the table.
+        let links = unsafe { (*st.0).__links };
+        if links.is_null() || st.reserved() == 0 {
+            return true;
+        }
+        let entry = links
+            .cast::<u8>()
+            .wrapping_add(core::mem::offset_of!(Links, debug))
+            .cast();
+        // SAFETY: `dev` is valid and `op` a string; the entry is only
+        // dereferenced when it is in the table, that is, live.
+        unsafe {
+            bindings::dma_iova_debug_check(
+                dev,
+                entry,
+                st.addr(),
+                st.reserved() as usize,
+                op.as_char_ptr(),
+            )
+        }
+    }
+
+    #[cfg(not(CONFIG_DMA_API_DEBUG))]
+    #[inline(always)]
+    pub(super) fn check(_dev: *mut bindings::device, _st: &State, _op: &CStr) -> bool {
+        true
     }
 }
 
@@ -829,6 +938,7 @@ pub unsafe extern "C" fn dma_iova_try_alloc(
             __links: links.as_ptr().cast(),
         }
     };
+    debug::add(links, dev, iova + off, size as u64);
     true
 }
 
@@ -851,7 +961,7 @@ pub unsafe extern "C" fn dma_iova_free(
             state,
             DataDirection::Bidirectional,
             Attrs::SKIP_CPU_SYNC,
-            true,
+            None,
         )
     };
 }
@@ -867,7 +977,7 @@ pub unsafe extern "C" fn dma_iova_free(
 pub unsafe extern "C" fn dma_iova_destroy(
     dev: *mut bindings::device,
     state: *mut bindings::dma_iova_state,
-    _mapped_len: usize,
+    mapped_len: usize,
     dir: bindings::dma_data_direction,
     attrs: c_ulong,
 ) {
@@ -880,13 +990,35 @@ pub unsafe extern "C" fn dma_iova_destroy(
     // The record says what is linked: all of it goes, whatever
     // `mapped_len` says, so that nothing can stay mapped.
     // SAFETY: By the function's contract.
-    unsafe { teardown(dev, state, dir, attrs, false) };
+    unsafe { teardown(dev, state, dir, attrs, Some(mapped_len)) };
+}
+
+/// Reports links of `st` past `mapped_len`, which upstream's
+/// `dma_iova_destroy()` would leave mapped; this one unlinks them too.
+#[cold]
+fn check_mapped_len(dev: *mut bindings::device, st: &State, links: &Links, mapped_len: usize) {
+    let from = match st.span(links, 0, mapped_len) {
+        Ok((_, last)) => last + 1,
+        Err(_) if mapped_len == 0 => 0,
+        // Past the reservation: nothing can lie beyond it.
+        Err(_) => return,
+    };
+    if bitmap::next(links.bits(), from, links.granules, LINKED, true) < links.granules {
+        debug::report(
+            dev,
+            c_str!("dma_iova_destroy: links past mapped_len %#llx of %#llx\n"),
+            mapped_len as u64,
+            st.reserved(),
+        );
+    }
 }
 
 /// Tears down a reservation: every run of linked granules is unmapped, with
 /// one IOTLB flush, deferred to the flush queue with the IOVA in lazy mode;
 /// bounced granules are copied back and released once the IOTLB is synced;
 /// then the IOVA and the record are freed. The state ends zeroed.
+/// `mapped_len` is `dma_iova_destroy()`'s, or `None` for `dma_iova_free()`,
+/// which warns about links it finds.
 ///
 /// # Safety
 ///
@@ -896,11 +1028,25 @@ unsafe fn teardown(
     state: *mut bindings::dma_iova_state,
     dir: DataDirection,
     attrs: Attrs,
-    warn_linked: bool,
+    mapped_len: Option<usize>,
 ) {
     // INVARIANT: The caller's pointer is valid.
     let mut st = State(state);
+    let warn_linked = mapped_len.is_none();
+    let op = if warn_linked {
+        c_str!("dma_iova_free")
+    } else {
+        c_str!("dma_iova_destroy")
+    };
+    // A state whose record is gone is only cleared.
+    if !debug::check(dev, &st, op) {
+        st.clear();
+        return;
+    }
     if let Some(links) = st.links() {
+        if let (true, Some(len)) = (debug::ON, mapped_len) {
+            check_mapped_len(dev, &st, links, len);
+        }
         let cx = Ctx {
             dev,
             links,
@@ -909,7 +1055,7 @@ unsafe fn teardown(
         let last = links.granules - 1;
         let linked = bitmap::next(links.bits(), 0, links.granules, LINKED, true) <= last;
         if linked && warn_linked {
-            warn_once(
+            misuse(
                 &FREED_LINKED,
                 dev,
                 c_str!("dma_iova_free: [%#llx, +%#llx) still had links: unlinked\n"),
@@ -934,7 +1080,7 @@ unsafe fn teardown(
             if kept || st.flags() & KEEP_IOVA != 0 {
                 // Part of a mapping is still there: reusing the IOVA would
                 // map over it, so it is leaked.
-                warn_once(
+                misuse(
                     &KEPT,
                     dev,
                     c_str!("dma_iova: the IOMMU kept part of [%#llx, +%#llx): IOVA leaked\n"),
@@ -953,6 +1099,7 @@ unsafe fn teardown(
             // gather of its unmap.
             unsafe { bindings::iommu_dma_iova_free(domain.as_raw(), iova, len, queued) };
         });
+        debug::del(links);
         // SAFETY: The record is the state's, which is zeroed below.
         unsafe { Links::free(NonNull::from(links)) };
     }
@@ -998,6 +1145,9 @@ unsafe fn link(
 ) -> Result {
     // INVARIANT: The caller's pointer is valid.
     let st = State(state);
+    if !debug::check(dev, &st, c_str!("dma_iova_link")) {
+        return Err(EINVAL);
+    }
     let dir = DataDirection::try_from(dir)?;
     let attrs = Attrs::from_raw(attrs);
     let links = st.links().ok_or(EINVAL)?;
@@ -1032,6 +1182,7 @@ unsafe fn link(
     // Granules are linked once; claiming them first also keeps concurrent
     // links of one state apart.
     if !bitmap::claim(links.bits(), first, last) {
+        overlap(dev, offset, size);
         return Err(EBUSY);
     }
     let cx = Ctx {
@@ -1053,6 +1204,17 @@ unsafe fn link(
         bitmap::clear(links.bits(), first, last);
     }
     ret
+}
+
+/// Reports a link over linked granules, under DMA-API debugging.
+#[inline(always)]
+fn overlap(dev: *mut bindings::device, offset: usize, size: u64) {
+    debug::report(
+        dev,
+        c_str!("dma_iova_link: [%#llx, +%#llx) overlaps a link\n"),
+        offset as u64,
+        size,
+    );
 }
 
 /// What [`Attrs::REQUIRE_COHERENT`] asks before a link: a device that
@@ -1115,6 +1277,7 @@ unsafe fn link_granule(
     }
     let i = iova.wrapping_sub(st.base(links)).wrapping_shr(links.shift) as usize;
     if !bitmap::claim_one(links.bits(), i) {
+        overlap(dev, offset, g);
         return Err(EBUSY);
     }
     let coherent = links.coherent;
@@ -1220,13 +1383,16 @@ unsafe fn link_bounced(
 /// As for [`dma_iova_try_alloc`].
 #[no_mangle]
 pub unsafe extern "C" fn dma_iova_sync(
-    _dev: *mut bindings::device,
+    dev: *mut bindings::device,
     state: *mut bindings::dma_iova_state,
     offset: usize,
     size: usize,
 ) -> c_int {
     // INVARIANT: The caller's pointer is valid.
     let st = State(state);
+    if !debug::check(dev, &st, c_str!("dma_iova_sync")) {
+        return EINVAL.to_errno();
+    }
     let Some(links) = st.links() else {
         return EINVAL.to_errno();
     };
@@ -1260,12 +1426,15 @@ pub unsafe extern "C" fn dma_iova_unlink(
 ) {
     // INVARIANT: The caller's pointer is valid.
     let st = State(state);
+    if !debug::check(dev, &st, c_str!("dma_iova_unlink")) {
+        return;
+    }
     let checked = st.links().and_then(|links| {
         let span = st.span(links, offset, size).ok()?;
         Some((links, span, DataDirection::try_from(dir).ok()?))
     });
     let Some((links, (first, last), dir)) = checked else {
-        warn_once(
+        misuse(
             &BAD_UNLINK,
             dev,
             c_str!("dma_iova_unlink: bad range [%#llx, +%#llx), direction or state\n"),
@@ -1282,7 +1451,7 @@ pub unsafe extern "C" fn dma_iova_unlink(
     };
     let bits = links.bits();
     if bitmap::next(bits, first, last + 1, LINKED, false) <= last {
-        warn_once(
+        misuse(
             &UNLINKED,
             dev,
             c_str!("dma_iova_unlink: part of [%#llx, +%#llx) was not linked\n"),
@@ -1410,7 +1579,7 @@ impl Ctx<'_> {
                     continue;
                 }
             }
-            warn_once(
+            misuse(
                 &KEPT,
                 self.dev,
                 c_str!("dma_iova_unlink: could not map the rest of a cut link at %#llx, +%#llx\n"),

@@ -11,6 +11,7 @@
 #include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/dma-iova-debug.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
@@ -28,11 +29,21 @@
 #define HEAD		0x180	/* in-page offset of a first link */
 #define MAX_RESV	64
 
+/* The device's side of the checks, defined further down. */
+static void load_device(struct kunit *test, struct edu_device *edu, size_t len, u8 seed);
+static bool device_reaches(struct kunit *test, struct edu_device *edu,
+			   dma_addr_t dma, void *cpu, size_t len);
+
 KUNIT_DEFINE_ACTION_WRAPPER(free_pages_action, __free_page, struct page *);
 
 static void free_order1(void *page)
 {
 	__free_pages(page, 1);
+}
+
+static void free_order3(void *page)
+{
+	__free_pages(page, 3);
 }
 
 /* A page the test owns; it is freed when the test ends. */
@@ -76,6 +87,22 @@ static struct edu_device *translating_edu(struct kunit *test,
 	if (!*domain || !iommu_is_dma_domain(*domain))
 		kunit_skip(test, "edu's DMA is not translated in this boot");
 	return edu;
+}
+
+/*
+ * Misuse on purpose: under DMA-API debugging each of the next @n calls is
+ * reported (and printed as expected, so that the boot's check of the log
+ * ignores it); expect_reported() checks that all @n came. Without
+ * debugging both do nothing.
+ */
+static void expect_reports(unsigned int n)
+{
+	dma_iova_debug_expect(n);
+}
+
+static void expect_reported(struct kunit *test, const char *what)
+{
+	KUNIT_EXPECT_EQ_MSG(test, 0, dma_iova_debug_unmet(), "reports missing: %s", what);
 }
 
 static bool state_is_zero(struct dma_iova_state *state)
@@ -199,6 +226,9 @@ static void try_alloc_exhausts(struct kunit *test)
 
 static void link_unlink_destroy(struct kunit *test)
 {
+	/* Pages on both sides of the hole's edges, and the runs' ends. */
+	static const int edges[] = { 4, 5, 9, 10 };
+	static const int ends[] = { 0, 4, 10, 15 };
 	struct iommu_domain *domain;
 	struct edu_device *edu = translating_edu(test, &domain);
 	struct page *pages[NPAGES];
@@ -208,6 +238,7 @@ static void link_unlink_destroy(struct kunit *test)
 	int i;
 
 	scattered_pages(test, pages, NPAGES);
+	load_device(test, edu, 64, 0x2d);
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state,
 						   page_to_phys(pages[0]) + HEAD, size));
 	base = state.addr - HEAD;
@@ -234,11 +265,28 @@ static void link_unlink_destroy(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, base + i * PAGE_SIZE),
 				    i >= 5 && i < 10 ? 0 : page_to_phys(pages[i]),
 				    "granule %d", i);
+	/* The device agrees, on both sides of each edge of the hole. */
+	for (i = 0; i < ARRAY_SIZE(edges); i++) {
+		int p = edges[i];
+
+		KUNIT_EXPECT_EQ_MSG(test, p < 5 || p >= 10,
+				    device_reaches(test, edu, base + p * PAGE_SIZE,
+						   page_address(pages[p]), 64),
+				    "page %d", p);
+	}
 
 	/* Destroy across the hole: nothing may stay mapped. */
 	dma_iova_destroy(edu->dev, &state, size, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, NPAGES * PAGE_SIZE));
+	/* Nor does the device reach the ends of the runs (at HEAD, as page 0's link). */
+	for (i = 0; i < ARRAY_SIZE(ends); i++) {
+		int p = ends[i];
+
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + p * PAGE_SIZE + HEAD,
+							    page_address(pages[p]) + HEAD, 64),
+				       "page %d", p);
+	}
 }
 
 static void cycles_leave_allocator_unchanged(struct kunit *test)
@@ -251,6 +299,7 @@ static void cycles_leave_allocator_unchanged(struct kunit *test)
 	int before, i, j, err = 0;
 
 	scattered_pages(test, pages, 4);
+	load_device(test, edu, 64, 0x36);
 	before = count_reservations(test, edu->dev);
 
 	for (i = 0; i < 10000 && !err; i++) {
@@ -260,15 +309,21 @@ static void cycles_leave_allocator_unchanged(struct kunit *test)
 		}
 		for (j = 0; j < 4 && !err; j++)
 			err = dma_iova_link(edu->dev, &state, page_to_phys(pages[j]),
-					    j * PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
+					    j * PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 		if (!err)
 			err = dma_iova_sync(edu->dev, &state, 0, 4 * PAGE_SIZE);
 		last = state.addr;
-		dma_iova_destroy(edu->dev, &state, 4 * PAGE_SIZE, DMA_TO_DEVICE, 0);
+		dma_iova_destroy(edu->dev, &state, 4 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 	}
 	KUNIT_EXPECT_EQ_MSG(test, err, 0, "cycle %d", i);
 	KUNIT_EXPECT_EQ(test, i, 10000);
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, last, 4 * PAGE_SIZE));
+	/* Nor does the device reach either end of the last cycle's links. */
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, last, page_address(pages[0]), 64),
+			       "page 0");
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, last + 3 * PAGE_SIZE,
+						    page_address(pages[3]), 64),
+			       "page 3");
 	KUNIT_EXPECT_EQ(test, before, count_reservations(test, edu->dev));
 }
 
@@ -408,55 +463,75 @@ static void bad_input_maps_nothing(struct kunit *test)
 	struct iommu_domain *domain;
 	struct edu_device *edu = translating_edu(test, &domain);
 	struct device *dev = edu->dev;
-	phys_addr_t phys = page_to_phys(test_page(test));
+	struct page *page = test_page(test);
+	phys_addr_t phys = page_to_phys(page);
 	struct dma_iova_state state, none = {};
 	size_t size = 4 * PAGE_SIZE;
 	dma_addr_t base;
 
+	load_device(test, edu, 64, 0x47);
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(dev, &state, phys, size));
 	base = state.addr;
 
-	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, 0, DMA_TO_DEVICE, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, 0,
+						     DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, size, PAGE_SIZE,
-						     DMA_TO_DEVICE, 0));
+						     DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 3 * PAGE_SIZE,
-						     2 * PAGE_SIZE, DMA_TO_DEVICE, 0));
+						     2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, -EOVERFLOW, dma_iova_link(dev, &state, phys, SIZE_MAX - 16,
-							PAGE_SIZE, DMA_TO_DEVICE, 0));
+							PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, -EOVERFLOW, dma_iova_link(dev, &state, (phys_addr_t)-PAGE_SIZE,
 							PAGE_SIZE, 2 * PAGE_SIZE,
-							DMA_TO_DEVICE, 0));
+							DMA_BIDIRECTIONAL, 0));
 	/* Only a first link may start inside a granule, at the reserved offset. */
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys + HEAD, PAGE_SIZE,
-						     PAGE_SIZE, DMA_TO_DEVICE, 0));
+						     PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys + HEAD, 0,
-						     PAGE_SIZE, DMA_TO_DEVICE, 0));
+						     PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, PAGE_SIZE,
 						     DMA_NONE, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &state, phys, 0, PAGE_SIZE, 42, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(dev, &none, phys, 0, PAGE_SIZE,
-						     DMA_TO_DEVICE, 0));
+						     DMA_BIDIRECTIONAL, 0));
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, size));
+	/* Nor does the device reach the page at either end. */
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base, page_address(page), 64),
+			       "page 0");
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + 3 * PAGE_SIZE,
+						    page_address(page), 64),
+			       "page 3");
 
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(dev, &state, 0, 0));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(dev, &state, PAGE_SIZE, size));
 	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(dev, &none, 0, PAGE_SIZE));
 
-	/* Unlinking what was never linked, or twice, changes nothing. */
+	/*
+	 * Unlinking what was never linked, or twice, or out of range,
+	 * changes nothing: three reports under DMA-API debugging.
+	 */
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(dev, &state, phys, PAGE_SIZE, PAGE_SIZE,
-					       DMA_TO_DEVICE, 0));
-	dma_iova_unlink(dev, &state, 2 * PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
+					       DMA_BIDIRECTIONAL, 0));
+	expect_reports(3);
+	dma_iova_unlink(dev, &state, 2 * PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, base + PAGE_SIZE), phys);
-	dma_iova_unlink(dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	dma_iova_unlink(dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	dma_iova_unlink(dev, &state, size, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	dma_iova_unlink(dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_unlink(dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_unlink(dev, &state, size, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	expect_reported(test, "bad unlinks");
 	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, size));
+	/* Nor does the device reach the unlinked page; nothing was linked elsewhere. */
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + PAGE_SIZE,
+						    page_address(page), 64),
+			       "page 1");
 
-	dma_iova_destroy(dev, &state, size, DMA_TO_DEVICE, 0);
+	dma_iova_destroy(dev, &state, size, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
-	/* A state without reservation is left alone. */
-	dma_iova_unlink(dev, &none, 0, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	dma_iova_destroy(dev, &none, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	/* A state without reservation is left alone; its unlink reports. */
+	expect_reports(1);
+	dma_iova_unlink(dev, &none, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	expect_reported(test, "unlink without reservation");
+	dma_iova_destroy(dev, &none, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 	dma_iova_free(dev, &none);
 	KUNIT_EXPECT_TRUE(test, state_is_zero(&none));
 }
@@ -476,14 +551,16 @@ static void link_failure_part_way(struct kunit *test)
 	struct dma_iova_state state;
 	struct page *block;
 	phys_addr_t phys;
+	dma_addr_t base;
 	int failures = 0, n, ret = -ENOMEM;
 	unsigned int before;
-	void *first;
+	void *first, *last;
 
 	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 3);
 	KUNIT_ASSERT_NOT_NULL(test, block);
 	phys = page_to_phys(block);
 	first = page_address(block + 1);
+	last = page_address(block + 7);
 	load_device(test, edu, PAGE_SIZE / 2, 0x5d);
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, phys, SZ_32K));
 	/* Both ends 32 KiB aligned: pages of 4, 8 and 16 KiB from 4 KiB on. */
@@ -510,13 +587,13 @@ static void link_failure_part_way(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
 		KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, state.addr, SZ_32K),
 				    "allocation %d failed", n);
-		if (failures == 3) {
-			/* Part of the link was mapped: the device must not reach it. */
-			memset(first, 0x3c, PAGE_SIZE);
-			KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + SZ_4K, 0,
-							 PAGE_SIZE / 2, DMA_FROM_DEVICE));
-			KUNIT_EXPECT_TRUE(test, all_bytes(first, PAGE_SIZE, 0x3c));
-		}
+		/* Part of the link may have been mapped: the device must reach neither end. */
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, state.addr + SZ_4K,
+							    first, 64),
+				       "allocation %d failed, page 1", n);
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, state.addr + 7 * SZ_4K,
+							    last, 64),
+				       "allocation %d failed, page 7", n);
 	}
 	kunit_info(test, "%d allocations of the link, %d of them fail it\n", n - 1, failures);
 	KUNIT_EXPECT_EQ(test, ret, 0);
@@ -544,10 +621,12 @@ static void link_failure_part_way(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
 		KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, state.addr, SZ_32K),
 				    "map call %d failed", n);
-		memset(first, 0x3c, PAGE_SIZE);
-		KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + SZ_4K, 0,
-						 PAGE_SIZE / 2, DMA_FROM_DEVICE));
-		KUNIT_EXPECT_TRUE(test, all_bytes(first, PAGE_SIZE, 0x3c));
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, state.addr + SZ_4K,
+							    first, 64),
+				       "map call %d failed, page 1", n);
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, state.addr + 7 * SZ_4K,
+							    last, 64),
+				       "map call %d failed, page 7", n);
 	}
 	edu_count_syncs(domain, false);
 	kunit_info(test, "%d IOMMU map calls of the link, each failed in turn\n", failures);
@@ -555,8 +634,13 @@ static void link_failure_part_way(struct kunit *test)
 	KUNIT_EXPECT_GE(test, failures, 1);
 	KUNIT_EXPECT_EQ(test, failures, edu_map_failures() - before);
 	KUNIT_EXPECT_EQ(test, 7, mapped_granules(domain, state.addr, SZ_32K));
+	/* The destroy zeroes the state. */
+	base = state.addr;
 	dma_iova_destroy(edu->dev, &state, SZ_32K, DMA_BIDIRECTIONAL, 0);
-	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, SZ_32K));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, SZ_32K));
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + SZ_4K, first, 64), "page 1");
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + 7 * SZ_4K, last, 64),
+			       "page 7");
 	__free_pages(block, 3);
 #else
 	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
@@ -581,7 +665,7 @@ static void untrusted_bounces_partial_granules(struct kunit *test)
 	struct page *block, *out = test_page(test);
 	const size_t off = 0x300, len = PAGE_SIZE + 1000;
 	struct dma_iova_state state;
-	dma_addr_t out_dma;
+	dma_addr_t out_dma, base;
 	u8 *buf, *expect;
 
 	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(edu->dev),
@@ -630,13 +714,15 @@ static void untrusted_bounces_partial_granules(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, 2048, DMA_FROM_DEVICE));
 	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + 2048, 0, 2048, DMA_FROM_DEVICE));
 	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr + 4096, 0, len - 4096, DMA_FROM_DEVICE));
+	base = state.addr;
 	dma_iova_destroy(edu->dev, &state, len, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off, expect, 2048));
 	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off + 2048, expect, 2048));
 	KUNIT_EXPECT_EQ(test, 0, memcmp(buf + off + 4096, expect, len - 4096));
 	KUNIT_EXPECT_TRUE(test, all_bytes(buf, off, 0xee));
 	KUNIT_EXPECT_TRUE(test, all_bytes(buf + off + len, 2 * PAGE_SIZE - off - len, 0xee));
-	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, 2 * PAGE_SIZE));
+	/* Both granules bounced: the device would reach swiotlb slots, not buf. */
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 2 * PAGE_SIZE));
 }
 
 /*
@@ -694,6 +780,180 @@ static void stop_counting(void *domain)
 {
 	edu_count_syncs(domain, false);
 }
+
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * fail_nth-style sweeps: each operation runs again and again with its n-th
+ * injection point failed, n = 1, 2, ..., until it reaches fewer than n.
+ * The points are the allocations it makes, slab and page, with all of them
+ * made failable (edu_fail_every_allocation()), and the IOMMU driver's map
+ * calls (edu_fail_map_nth()).
+ */
+enum sweep_op { SWEEP_TRY_ALLOC, SWEEP_LINK };
+
+struct sweep {
+	const char *name;
+	enum sweep_op op;
+	size_t size;		/* of the reservation */
+	size_t head;		/* in-page offset of the reservation and link */
+	size_t off, len;	/* of the link in the reservation */
+	bool untrusted;		/* bounce partial granules */
+};
+
+/* The link's memory: the 32 KiB block, at the link's offset modulo 32 KiB. */
+#define SWEEP_MEM(off)	((off) & (SZ_32K - 1))
+
+static const struct sweep sweeps[] = {
+	{ "try_alloc", SWEEP_TRY_ALLOC, 8 * PAGE_SIZE, 0, 0, 0 },
+	{ "link of one granule", SWEEP_LINK, 8 * PAGE_SIZE, 0, PAGE_SIZE, PAGE_SIZE },
+	/*
+	 * From 4 KiB in a 32 KiB aligned range (pages of 4, 8 and 16 KiB
+	 * where the IOMMU has them), in the middle of 16 MiB of IOVA that
+	 * nothing linked before: the IOMMU driver allocates page tables.
+	 */
+	{ "link of 7 granules", SWEEP_LINK, SZ_16M, 0, SZ_8M + PAGE_SIZE, 7 * PAGE_SIZE },
+	/* A bounced head and tail granule around a direct one. */
+	{ "bounced link", SWEEP_LINK, 4 * PAGE_SIZE, 0x300, 0, 2 * PAGE_SIZE + 1000, true },
+};
+
+struct sweep_count {
+	unsigned int reached, failed;
+};
+
+/*
+ * What a failed operation must leave: no granule of the reservation
+ * mapped, for the IOMMU and, at both ends of the link and in its middle,
+ * for the device.
+ */
+static void sweep_check_failed(struct kunit *test, struct edu_device *edu,
+			       struct iommu_domain *domain, const struct sweep *w,
+			       struct dma_iova_state *state, struct page *block,
+			       unsigned int n)
+{
+	size_t at[3] = { w->off, w->off + w->len / 2, w->off + w->len - 1 };
+	int i;
+
+	KUNIT_EXPECT_EQ_MSG(test, 0, mapped_granules(domain, state->addr, w->size),
+			    "%s: point %u", w->name, n);
+	for (i = 0; i < ARRAY_SIZE(at); i++) {
+		size_t g = (w->head + at[i]) >> PAGE_SHIFT;
+		size_t p = SWEEP_MEM(w->head + at[i]) >> PAGE_SHIFT;
+		dma_addr_t iova = (state->addr & PAGE_MASK) + g * PAGE_SIZE;
+
+		/* A bounced granule maps a swiotlb slot: the IOMMU says enough. */
+		if (w->untrusted && (i != 1 || w->len < 2 * PAGE_SIZE))
+			continue;
+		KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, iova,
+							    page_address(block + p), 64),
+				       "%s: point %u, granule %zu", w->name, n, g);
+	}
+}
+
+static void sweep_one(struct kunit *test, struct edu_device *edu,
+		      struct iommu_domain *domain, const struct sweep *w,
+		      struct page *block, bool by_map, struct sweep_count *c)
+{
+	phys_addr_t phys = page_to_phys(block) + w->head;
+	unsigned int n;
+
+	for (n = 1; n < 64; n++) {
+		struct dma_iova_state state;
+		unsigned int maps = edu_map_failures();
+		bool reached;
+		int ret;
+
+		if (w->op == SWEEP_LINK)
+			KUNIT_ASSERT_TRUE(test,
+					  dma_iova_try_alloc(edu->dev, &state, phys, w->size));
+		if (by_map)
+			edu_fail_map_nth(n);
+		else
+			current->fail_nth = n;
+		if (w->op == SWEEP_TRY_ALLOC)
+			ret = dma_iova_try_alloc(edu->dev, &state, phys, w->size) ? 0 : -ENOMEM;
+		else
+			ret = dma_iova_link(edu->dev, &state, phys + SWEEP_MEM(w->off), w->off,
+					    w->len, DMA_BIDIRECTIONAL, 0);
+		if (by_map) {
+			edu_fail_map_nth(0);
+			reached = edu_map_failures() != maps;
+		} else {
+			reached = !current->fail_nth;
+			current->fail_nth = 0;
+		}
+		if (reached)
+			c->reached++;
+		if (ret) {
+			c->failed++;
+			KUNIT_EXPECT_TRUE_MSG(test, reached, "%s failed by itself", w->name);
+			KUNIT_EXPECT_EQ_MSG(test, ret, -ENOMEM, "%s: point %u", w->name, n);
+			if (w->op == SWEEP_TRY_ALLOC)
+				KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+			else
+				sweep_check_failed(test, edu, domain, w, &state, block, n);
+		} else if (w->op == SWEEP_LINK) {
+			/* Done, or a failure the IOMMU driver recovered from. */
+			KUNIT_EXPECT_EQ_MSG(test, PAGE_ALIGN(w->head + w->len) >> PAGE_SHIFT,
+					    mapped_granules(domain, state.addr + w->off, w->len),
+					    "%s: point %u", w->name, n);
+		}
+		if (!ret || w->op == SWEEP_LINK)
+			dma_iova_destroy(edu->dev, &state, w->size, DMA_BIDIRECTIONAL, 0);
+		if (!reached)
+			break;
+	}
+	KUNIT_EXPECT_LT_MSG(test, n, 64, "%s never succeeded", w->name);
+}
+
+/*
+ * Every failure returns -ENOMEM and leaves nothing mapped, for the IOMMU
+ * and the device; the IOVA allocator ends where it started. Each operation
+ * reaches at least one injection point, and its count is printed.
+ */
+static void fail_nth_sweep(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct page *block;
+	int before, i;
+
+	KUNIT_ASSERT_EQ(test, 0, edu_fail_every_allocation(test));
+	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(edu->dev),
+			      "no swiotlb pool: boot with memory above 4 GiB");
+	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 3);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order3, block));
+	load_device(test, edu, 64, 0x5d);
+	edu_count_syncs(domain, true);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, stop_counting, domain));
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, restore_trust, edu->pdev));
+	before = count_reservations(test, edu->dev);
+
+	for (i = 0; i < ARRAY_SIZE(sweeps); i++) {
+		const struct sweep *w = &sweeps[i];
+		struct sweep_count allocs = {}, maps = {};
+
+		edu->pdev->untrusted = w->untrusted;
+		sweep_one(test, edu, domain, w, block, false, &allocs);
+		sweep_one(test, edu, domain, w, block, true, &maps);
+		edu->pdev->untrusted = 0;
+		kunit_info(test, "%s: %u allocations (%u failed it), %u IOMMU map calls (%u failed it)\n",
+			   w->name, allocs.reached, allocs.failed, maps.reached, maps.failed);
+		KUNIT_EXPECT_GT_MSG(test, allocs.reached + maps.reached, 0,
+				    "%s: no injection point reached", w->name);
+		KUNIT_EXPECT_GT_MSG(test, allocs.failed + maps.failed, 0,
+				    "%s: no injected failure failed it", w->name);
+		if (w->op == SWEEP_LINK)
+			KUNIT_EXPECT_GT(test, maps.failed, 0);
+	}
+	KUNIT_EXPECT_EQ(test, before, count_reservations(test, edu->dev));
+}
+#else
+static void fail_nth_sweep(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
+}
+#endif
 
 /*
  * DMA_ATTR_MMIO (upstream 6.18) maps uncached: the IOMMU driver is asked
@@ -879,8 +1139,10 @@ static void unlink_cuts_a_link_in_the_middle(struct kunit *test)
 	/* The middle is free again; the last page is a link of its own. */
 	KUNIT_EXPECT_EQ(test, 0, dma_iova_link(edu->dev, &state, phys + PAGE_SIZE, PAGE_SIZE,
 					       PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
+	expect_reports(1);
 	KUNIT_EXPECT_EQ(test, -EBUSY, dma_iova_link(edu->dev, &state, phys, 0, PAGE_SIZE,
 						    DMA_BIDIRECTIONAL, 0));
+	expect_reported(test, "overlapping link");
 	for (i = 0; i < 3; i++)
 		dma_iova_unlink(edu->dev, &state, i * PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 	KUNIT_EXPECT_FALSE(test, state.__size & DMA_IOVA_KEEP);
@@ -978,7 +1240,7 @@ static void page_zero_links(struct kunit *test)
 	struct page *out = test_page(test), *other = test_page(test);
 	const size_t len = PAGE_SIZE / 2;
 	struct dma_iova_state state;
-	dma_addr_t out_dma;
+	dma_addr_t out_dma, base;
 
 	kunit_info(test, "physical page 0 is %sSystem RAM here\n", page_is_ram(0) ? "" : "not ");
 	fill(page_address(other), len, 0x5b);
@@ -999,20 +1261,27 @@ static void page_zero_links(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(out), phys_to_virt(0), len));
 
 	/* A second link of the granule is refused while the first lives... */
+	expect_reports(1);
 	KUNIT_EXPECT_EQ(test, -EBUSY, dma_iova_link(edu->dev, &state, page_to_phys(other), 0,
-						    PAGE_SIZE, DMA_TO_DEVICE, 0));
+						    PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
+	expect_reported(test, "overlapping link");
 	/* ...and works, and is what the device reads, once it is unlinked. */
 	dma_iova_unlink(edu->dev, &state, 0, PAGE_SIZE, DMA_TO_DEVICE, 0);
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(other), 0,
-					       PAGE_SIZE, DMA_TO_DEVICE, 0));
+					       PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, PAGE_SIZE));
 	KUNIT_EXPECT_EQ(test, page_to_phys(other), iommu_iova_to_phys(domain, state.addr));
 	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, state.addr, 0, len, DMA_TO_DEVICE));
 	KUNIT_EXPECT_EQ(test, 0, edu_dma(edu, out_dma, 0, len, DMA_FROM_DEVICE));
 	dma_unmap_page(edu->dev, out_dma, PAGE_SIZE, DMA_FROM_DEVICE);
 	KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(out), page_address(other), len));
-	dma_iova_destroy(edu->dev, &state, PAGE_SIZE, DMA_TO_DEVICE, 0);
-	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, state.addr, PAGE_SIZE));
+	/* The destroy zeroes the state. */
+	base = state.addr;
+	dma_iova_destroy(edu->dev, &state, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, PAGE_SIZE));
+	/* Nor does the device reach the page (its buffer holds the page's bytes, not 0x3c). */
+	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base, page_address(other), 64),
+			       "the second link's page");
 }
 
 /* Two threads, one reservation: each links and unlinks its own half. */
@@ -1093,6 +1362,175 @@ static void concurrent_halves(struct kunit *test)
 	__free_pages(block, 4);
 }
 
+/*
+ * Stress: four kthreads, each with reservations of its own on the one
+ * device, for STRESS_SECONDS: reserve, link 8 scattered pages one by one,
+ * sync, unlink every other page (the odd or the even ones, in turn), and
+ * destroy across the holes. The last round of each is left live, and the
+ * device checks it: the pages still linked are reached, the others not.
+ */
+#define STRESS_THREADS	4
+#define STRESS_PAGES	8
+#define STRESS_SECONDS	3
+
+struct stress {
+	struct device *dev;
+	struct page *pages[STRESS_PAGES];
+	struct dma_iova_state state;
+	unsigned long deadline, rounds;
+	struct completion done;
+	int err;
+};
+
+static int stress_rounds(void *data)
+{
+	struct stress *w = data;
+	int i;
+
+	for (;;) {
+		if (!dma_iova_try_alloc(w->dev, &w->state, 0, STRESS_PAGES * PAGE_SIZE)) {
+			w->err = -ENOSPC;
+			break;
+		}
+		for (i = 0; i < STRESS_PAGES && !w->err; i++)
+			w->err = dma_iova_link(w->dev, &w->state, page_to_phys(w->pages[i]),
+					       i * PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+		if (!w->err)
+			w->err = dma_iova_sync(w->dev, &w->state, 0, STRESS_PAGES * PAGE_SIZE);
+		for (i = w->rounds & 1; i < STRESS_PAGES && !w->err; i += 2)
+			dma_iova_unlink(w->dev, &w->state, i * PAGE_SIZE, PAGE_SIZE,
+					DMA_BIDIRECTIONAL, 0);
+		if (w->err || time_after(jiffies, w->deadline))
+			break;
+		dma_iova_destroy(w->dev, &w->state, STRESS_PAGES * PAGE_SIZE,
+				 DMA_BIDIRECTIONAL, 0);
+		w->rounds++;
+		cond_resched();
+	}
+	complete(&w->done);
+	return 0;
+}
+
+static void stress_four_threads(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct stress *w;
+	unsigned long rounds = 0;
+	int before, t, i;
+
+	w = kunit_kcalloc(test, STRESS_THREADS, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	for (t = 0; t < STRESS_THREADS; t++)
+		scattered_pages(test, w[t].pages, STRESS_PAGES);
+	load_device(test, edu, 64, 0x5d);
+	before = count_reservations(test, edu->dev);
+
+	for (t = 0; t < STRESS_THREADS; t++) {
+		struct task_struct *task;
+
+		w[t].dev = edu->dev;
+		w[t].deadline = jiffies + STRESS_SECONDS * HZ;
+		init_completion(&w[t].done);
+		task = kthread_run(stress_rounds, &w[t], "dma_iova_stress%d", t);
+		if (IS_ERR(task)) {
+			w[t].err = PTR_ERR(task);
+			complete(&w[t].done);
+		}
+	}
+	for (t = 0; t < STRESS_THREADS; t++)
+		wait_for_completion(&w[t].done);
+
+	for (t = 0; t < STRESS_THREADS; t++) {
+		KUNIT_EXPECT_EQ_MSG(test, 0, w[t].err, "thread %d, round %lu", t, w[t].rounds);
+		rounds += w[t].rounds;
+		if (w[t].err)
+			continue;
+		KUNIT_EXPECT_FALSE(test, w[t].state.__size & DMA_IOVA_KEEP);
+		/* The last round unlinked the pages of its parity. */
+		for (i = 0; i < STRESS_PAGES; i++) {
+			bool linked = (i & 1) != (w[t].rounds & 1);
+			dma_addr_t at = w[t].state.addr + i * PAGE_SIZE;
+
+			KUNIT_EXPECT_EQ_MSG(test, linked, !!iommu_iova_to_phys(domain, at),
+					    "thread %d, page %d", t, i);
+			KUNIT_EXPECT_EQ_MSG(test, linked,
+					    device_reaches(test, edu, at,
+							   page_address(w[t].pages[i]), 64),
+					    "thread %d, page %d", t, i);
+		}
+		dma_iova_destroy(edu->dev, &w[t].state, STRESS_PAGES * PAGE_SIZE,
+				 DMA_BIDIRECTIONAL, 0);
+	}
+	kunit_info(test, "%d threads: %lu rounds of 8 links, 4 unlinks and a destroy in %d s, %lu per second\n",
+		   STRESS_THREADS, rounds, STRESS_SECONDS, rounds / STRESS_SECONDS);
+	KUNIT_EXPECT_GT(test, rounds, 0);
+	KUNIT_EXPECT_EQ(test, before, count_reservations(test, edu->dev));
+}
+
+/*
+ * Lazy mode: a destroy unmaps at once but leaves the IOTLB flush to the
+ * flush queue, so until that flush the device may still hold the old
+ * translations, and the IOVA must not be handed out again. The device
+ * cannot tell (its transfers take longer than the queue's timer), so the
+ * test counts the domain's flushes: the destroy flushes nothing, and the
+ * reservation that gets the old IOVA back comes after a flush.
+ */
+#define LAZY_TRIES	512
+
+static void lazy_destroy_flushes_before_reuse(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	struct dma_iova_state state, *again;
+	unsigned int destroyed;
+	struct page *pages[4];
+	dma_addr_t old;
+	int i, j, n;
+
+	if (domain->type != IOMMU_DOMAIN_DMA_FQ)
+		kunit_skip(test, "edu's domain is strict in this boot: no flush queue");
+	again = kunit_kcalloc(test, LAZY_TRIES, sizeof(*again), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, again);
+	scattered_pages(test, pages, 4);
+	edu_count_syncs(domain, true);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, stop_counting, domain));
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 4 * PAGE_SIZE));
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, &state, page_to_phys(pages[i]),
+						       i * PAGE_SIZE, PAGE_SIZE,
+						       DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 4 * PAGE_SIZE));
+	old = state.addr;
+	edu_syncs_reset();
+	dma_iova_destroy(edu->dev, &state, 4 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	destroyed = edu_syncs();
+	KUNIT_EXPECT_EQ_MSG(test, 0, destroyed, "a lazy destroy queues its flush");
+	/* Unmapped at once, in the page tables. */
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, old, 4 * PAGE_SIZE));
+
+	/* Reserve the same size until the old IOVA comes back. */
+	for (n = 0; n < LAZY_TRIES; n++) {
+		if (!dma_iova_try_alloc(edu->dev, &again[n], 0, 4 * PAGE_SIZE))
+			break;
+		if (again[n].addr == old) {
+			KUNIT_EXPECT_GT_MSG(test, edu_syncs(), destroyed,
+					    "IOVA %pad given again, after %d others, before a flush",
+					    &old, n);
+			kunit_info(test, "the IOVA came back after %d reservations and %u flushes\n",
+				   n, edu_syncs());
+			n++;
+			break;
+		}
+		usleep_range(100, 200);
+	}
+	KUNIT_EXPECT_TRUE_MSG(test, n > 0 && again[n - 1].addr == old,
+			      "the IOVA never came back");
+	for (j = 0; j < n; j++)
+		dma_iova_free(edu->dev, &again[j]);
+}
+
 static void need_unmap_behind_iommu(struct kunit *test)
 {
 	struct iommu_domain *domain;
@@ -1124,6 +1562,9 @@ static struct kunit_case dma_iova_cases[] = {
 	KUNIT_CASE_SLOW(destroy_makes_no_lookups),
 	KUNIT_CASE_SLOW(page_zero_links),
 	KUNIT_CASE_SLOW(concurrent_halves),
+	KUNIT_CASE_SLOW(fail_nth_sweep),
+	KUNIT_CASE_SLOW(stress_four_threads),
+	KUNIT_CASE_SLOW(lazy_destroy_flushes_before_reuse),
 	{}
 };
 
@@ -1134,4 +1575,222 @@ static struct kunit_suite dma_iova_suite = {
 	.test_cases = dma_iova_cases,
 };
 
+#ifdef CONFIG_DMA_API_DEBUG
+/*
+ * DMA-API debugging of the two-step API: each misuse is reported once,
+ * refused or repaired, and leaves what was linked as it was, for the IOMMU
+ * and for the device.
+ */
+
+/* A reservation of @n pages with page @i of @pages linked at page @i, i < @k. */
+static void linked(struct kunit *test, struct edu_device *edu, struct dma_iova_state *state,
+		   struct page **pages, int n, int k)
+{
+	int i;
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, state, 0, n * PAGE_SIZE));
+	for (i = 0; i < k; i++)
+		KUNIT_ASSERT_EQ(test, 0, dma_iova_link(edu->dev, state, page_to_phys(pages[i]),
+						       i * PAGE_SIZE, PAGE_SIZE,
+						       DMA_BIDIRECTIONAL, 0));
+	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, state, 0, n * PAGE_SIZE));
+}
+
+static void debug_overlapping_links(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	unsigned int errors = dma_iova_debug_errors();
+	struct dma_iova_state state;
+	struct page *pages[3];
+
+	scattered_pages(test, pages, 3);
+	linked(test, edu, &state, pages, 3, 2);
+	expect_reports(2);
+	/* One granule over a link, and two granules of which one is linked. */
+	KUNIT_EXPECT_EQ(test, -EBUSY, dma_iova_link(edu->dev, &state, page_to_phys(pages[2]),
+						    0, PAGE_SIZE, DMA_BIDIRECTIONAL, 0));
+	KUNIT_EXPECT_EQ(test, -EBUSY, dma_iova_link(edu->dev, &state, page_to_phys(pages[2]),
+						    PAGE_SIZE, 2 * PAGE_SIZE,
+						    DMA_BIDIRECTIONAL, 0));
+	expect_reported(test, "overlapping links");
+	KUNIT_EXPECT_EQ(test, 2, dma_iova_debug_errors() - errors);
+	/* The links stand, and the granule past them is still free. */
+	KUNIT_EXPECT_EQ(test, page_to_phys(pages[0]), iommu_iova_to_phys(domain, state.addr));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, state.addr,
+					       page_address(pages[0]), 64));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, state.addr + PAGE_SIZE,
+					       page_address(pages[1]), 64));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, state.addr + 2 * PAGE_SIZE,
+						page_address(pages[2]), 64));
+	dma_iova_destroy(edu->dev, &state, 3 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 2, dma_iova_debug_errors() - errors);
+}
+
+static void debug_unlinks_of_nothing(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	unsigned int errors = dma_iova_debug_errors();
+	struct dma_iova_state state;
+	struct page *pages[3];
+
+	scattered_pages(test, pages, 3);
+	linked(test, edu, &state, pages, 3, 2);
+	expect_reports(2);
+	/* Never linked; then linked once, unlinked twice. */
+	dma_iova_unlink(edu->dev, &state, 2 * PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 1, dma_iova_debug_errors() - errors);
+	dma_iova_unlink(edu->dev, &state, PAGE_SIZE, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	expect_reported(test, "unlink of nothing, double unlink");
+	KUNIT_EXPECT_EQ(test, 2, dma_iova_debug_errors() - errors);
+	/* The first page is still linked, the rest is not. */
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, state.addr,
+					       page_address(pages[0]), 64));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, state.addr + PAGE_SIZE,
+						page_address(pages[1]), 64));
+	KUNIT_EXPECT_EQ(test, 1, mapped_granules(domain, state.addr, 3 * PAGE_SIZE));
+	dma_iova_destroy(edu->dev, &state, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 2, dma_iova_debug_errors() - errors);
+}
+
+static void debug_teardown_finds_links(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	unsigned int errors = dma_iova_debug_errors();
+	struct dma_iova_state state;
+	struct page *pages[3];
+	dma_addr_t base;
+
+	scattered_pages(test, pages, 3);
+
+	/* dma_iova_free() with links: reported, and unlinked all the same. */
+	linked(test, edu, &state, pages, 3, 2);
+	base = state.addr;
+	expect_reports(1);
+	dma_iova_free(edu->dev, &state);
+	expect_reported(test, "free with links");
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 3 * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, base, page_address(pages[0]), 64));
+
+	/*
+	 * dma_iova_destroy() of links past its mapped_len, which upstream's
+	 * would leave mapped: reported, and unlinked. Up to the last link is
+	 * no misuse, holes or not.
+	 */
+	linked(test, edu, &state, pages, 3, 3);
+	base = state.addr;
+	expect_reports(1);
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	expect_reported(test, "destroy short of the links");
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 3 * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, base + 2 * PAGE_SIZE,
+						page_address(pages[2]), 64));
+	KUNIT_EXPECT_EQ(test, 2, dma_iova_debug_errors() - errors);
+
+	linked(test, edu, &state, pages, 3, 2);
+	dma_iova_unlink(edu->dev, &state, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 2, dma_iova_debug_errors() - errors);
+}
+
+static void debug_state_after_teardown(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	unsigned int errors = dma_iova_debug_errors();
+	struct dma_iova_state state, copy, other;
+	struct page *pages[2];
+	dma_addr_t base;
+
+	scattered_pages(test, pages, 2);
+	linked(test, edu, &state, pages, 2, 1);
+	base = state.addr;
+	copy = state;
+	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	/* A live reservation the stale copy must not reach. */
+	linked(test, edu, &other, pages, 2, 1);
+
+	expect_reports(4);
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_link(edu->dev, &copy, page_to_phys(pages[1]),
+						     PAGE_SIZE, PAGE_SIZE,
+						     DMA_BIDIRECTIONAL, 0));
+	KUNIT_EXPECT_EQ(test, -EINVAL, dma_iova_sync(edu->dev, &copy, 0, PAGE_SIZE));
+	dma_iova_unlink(edu->dev, &copy, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	/* A teardown of the copy only clears it. */
+	dma_iova_destroy(edu->dev, &copy, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	expect_reported(test, "state after destroy");
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&copy));
+	KUNIT_EXPECT_EQ(test, 4, dma_iova_debug_errors() - errors);
+
+	/* Nothing of the old reservation came back; the live one is whole. */
+	if (base != other.addr)
+		KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, 1, mapped_granules(domain, other.addr, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, other.addr,
+					       page_address(pages[0]), 64));
+
+	/* The same after dma_iova_free(). */
+	copy = other;
+	dma_iova_unlink(edu->dev, &other, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	dma_iova_free(edu->dev, &other);
+	expect_reports(1);
+	dma_iova_free(edu->dev, &copy);
+	expect_reported(test, "state after free");
+	KUNIT_EXPECT_TRUE(test, state_is_zero(&copy));
+	KUNIT_EXPECT_EQ(test, 5, dma_iova_debug_errors() - errors);
+}
+
+static void debug_reservation_at_unbind(struct kunit *test)
+{
+	struct iommu_domain *domain;
+	struct edu_device *edu = translating_edu(test, &domain);
+	unsigned int errors = dma_iova_debug_errors();
+	struct dma_iova_state state;
+	struct page *pages[1];
+	struct device *dev;
+	dma_addr_t base;
+
+	scattered_pages(test, pages, 1);
+	linked(test, edu, &state, pages, 1, 1);
+	base = state.addr;
+	expect_reports(1);
+	dev = edu_unbind(test);
+	expect_reported(test, "reservation at unbind");
+	KUNIT_EXPECT_EQ(test, 1, dma_iova_debug_errors() - errors);
+	/* The domain outlives the driver: the teardown still works... */
+	dma_iova_destroy(dev, &state, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, PAGE_SIZE));
+	/* ...and, bound again, the device cannot reach the page. */
+	KUNIT_ASSERT_EQ(test, 0, edu_rebind(dev));
+	edu = edu_get(test);
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, base, page_address(pages[0]), 64));
+	/* Nothing was left for this unbind to report. */
+	dev = edu_unbind(test);
+	KUNIT_ASSERT_EQ(test, 0, edu_rebind(dev));
+	KUNIT_EXPECT_EQ(test, 1, dma_iova_debug_errors() - errors);
+}
+
+static struct kunit_case dma_iova_debug_cases[] = {
+	KUNIT_CASE_SLOW(debug_overlapping_links),
+	KUNIT_CASE_SLOW(debug_unlinks_of_nothing),
+	KUNIT_CASE_SLOW(debug_teardown_finds_links),
+	KUNIT_CASE_SLOW(debug_state_after_teardown),
+	KUNIT_CASE_SLOW(debug_reservation_at_unbind),
+	{}
+};
+
+static struct kunit_suite dma_iova_debug_suite = {
+	.name = "dma_iova_debug",
+	.suite_init = edu_suite_init,
+	.suite_exit = edu_suite_exit,
+	.test_cases = dma_iova_debug_cases,
+};
+
+kunit_test_suites(&dma_iova_suite, &dma_iova_debug_suite);
+#else
 kunit_test_suite(dma_iova_suite);
+#endif

@@ -7,7 +7,7 @@
 //! device without IOMMU, the page-list mapper falls back to per-page
 //! mappings.
 
-use core::ffi::{c_int, c_void};
+use core::ffi::{c_int, c_uint, c_void};
 use kernel::{
     bindings, c_str,
     device::Device,
@@ -200,12 +200,17 @@ fn reservation_links_and_moves_data(t: &Test) -> Outcome {
 
     iova.destroy();
     expect_unmapped(t, domain(&dev), base, NPAGES);
+    // Nor does the device reach either end of the run.
+    for i in [0, NPAGES - 1] {
+        expect_cut_off(t, edu, base, i, &pages[i], "after the destroy")?;
+    }
     Ok(())
 }
 
 fn teardown_with_holes(t: &Test) -> Outcome {
     let (edu, dev) = translated(t)?;
     let pages = pages(t, NPAGES)?;
+    load_device(t, edu, &dev, &pages[7])?;
     let base;
     {
         let Ok(Some(mut iova)) = Reservation::try_alloc(
@@ -243,9 +248,17 @@ fn teardown_with_holes(t: &Test) -> Outcome {
                 "granule",
             );
         }
+        // The device agrees, at both edges of each hole.
+        for i in [1, 3, 4, 7] {
+            expect_cut_off(t, edu, base, i, &pages[i], "a hole")?;
+        }
         // Dropped here, with holes.
     }
     expect_unmapped(t, domain(&dev), base, NPAGES);
+    // Nor does the device reach the runs: pages 0, 2 and 5 here, 6 below.
+    for i in [0, 2, 5] {
+        expect_cut_off(t, edu, base, i, &pages[i], "after the drop")?;
+    }
     // The device no longer reaches page 6.
     fill(t, &pages[6], 0x5a)?;
     fill(t, &pages[7], 0x5a)?;
@@ -265,8 +278,9 @@ fn teardown_with_holes(t: &Test) -> Outcome {
 }
 
 fn reservation_rejects_bad_input(t: &Test) -> Outcome {
-    let (_, dev) = translated(t)?;
+    let (edu, dev) = translated(t)?;
     let pages = pages(t, 2)?;
+    load_device(t, edu, &dev, &pages[1])?;
     let size = 4 * PAGE_SIZE;
     let zero = Reservation::try_alloc(&dev, 0, 0, DataDirection::ToDevice, Attrs::empty());
     t.expect(matches!(zero, Err(e) if e == EINVAL), "EINVAL for size 0");
@@ -281,8 +295,9 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
         matches!(head, Err(e) if e == EINVAL),
         "EINVAL for a head past the granule",
     );
+    // Both ways, so that the device's writes can tell what is mapped.
     let Ok(Some(mut iova)) =
-        Reservation::try_alloc(&dev, size, 0, DataDirection::ToDevice, Attrs::empty())
+        Reservation::try_alloc(&dev, size, 0, DataDirection::Bidirectional, Attrs::empty())
     else {
         return t.ensure(false, "a reservation");
     };
@@ -352,6 +367,10 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
             "nothing mapped",
         );
     }
+    // Nor does the device reach the page at either end.
+    for i in [0, 3] {
+        expect_cut_off(t, edu, base, i, &pages[0], "after the refused links")?;
+    }
 
     // A two-granule link unlinked by halves: the engine unmaps the link
     // and maps the half still linked again, since not every IOMMU can
@@ -375,6 +394,9 @@ fn reservation_rejects_bad_input(t: &Test) -> Outcome {
             "unlink the other half",
         );
         t.expect_eq(at(2), 0, "both halves unmapped");
+        // The device is probed on the first half only: the second maps a
+        // page that is not ours, which a stale mapping would let it write.
+        expect_cut_off(t, edu, base, 2, &pages[1], "both halves unlinked")?;
     }
     // SAFETY: The pages outlive the reservation.
     let first = unsafe { iova.link_page(PAGE_SIZE, &pages[0]) };
@@ -420,6 +442,9 @@ fn scope_tears_down(t: &Test) -> Outcome {
     );
     // The scope tore the reservation down.
     expect_unmapped(t, domain(&dev), base, 2);
+    for (i, page) in pages.iter().enumerate() {
+        expect_cut_off(t, edu, base, i, page, "after the scope")?;
+    }
     Ok(())
 }
 
@@ -517,6 +542,231 @@ fn mapper_falls_back_without_iommu(t: &Test) -> Outcome {
     Ok(())
 }
 
+// Fault injection, from edu.c.
+extern "C" {
+    fn edu_fail_every_allocation(test: *mut bindings::kunit) -> c_int;
+    fn edu_fail_nth(n: c_uint) -> c_uint;
+    fn edu_fail_map_nth(n: c_uint);
+    fn edu_map_failures() -> c_uint;
+    fn edu_count_syncs(domain: *mut c_void, on: bool);
+}
+
+/// An injection point, armed for one operation: the `n`-th allocation of
+/// the current task (`fail_nth`), or the `n`-th IOMMU map call of edu's
+/// domain.
+struct Armed {
+    by_map: bool,
+    maps: c_uint,
+}
+
+impl Armed {
+    fn new(by_map: bool, n: c_uint) -> Self {
+        // SAFETY: Test helpers; the sweep interposes on the domain's ops.
+        unsafe {
+            let maps = edu_map_failures();
+            if by_map {
+                edu_fail_map_nth(n);
+            } else {
+                edu_fail_nth(n);
+            }
+            Self { by_map, maps }
+        }
+    }
+
+    /// Disarms the point; returns whether the operation reached it.
+    fn reached(self) -> bool {
+        // SAFETY: As above.
+        unsafe {
+            if self.by_map {
+                edu_fail_map_nth(0);
+                edu_map_failures() != self.maps
+            } else {
+                edu_fail_nth(0) == 0
+            }
+        }
+    }
+}
+
+/// Reserves 16 MiB ranges until the IOVA space runs out, after the flush
+/// queue has handed back what it holds; returns how many fit.
+fn reservations(t: &Test, dev: &ARef<Device>) -> core::result::Result<usize, kernel::kunit::Stop> {
+    // SAFETY: Tests may sleep.
+    unsafe { bindings::msleep(50) };
+    let mut held = KVec::new();
+    while held.len() < 64 {
+        let Ok(Some(r)) =
+            Reservation::try_alloc(dev, 16 << 20, 0, DataDirection::ToDevice, Attrs::empty())
+        else {
+            break;
+        };
+        t.ensure(held.push(r, GFP_KERNEL).is_ok(), "memory")?;
+    }
+    Ok(held.len())
+}
+
+/// Whether a device write to `addr` lands in the first bytes of `page`.
+fn device_reaches(
+    t: &Test,
+    edu: *mut EduDevice,
+    addr: u64,
+    page: &Page,
+) -> core::result::Result<bool, kernel::kunit::Stop> {
+    let mut buf = buffer(t)?;
+    buf.fill(0x3c);
+    // SAFETY: `buf` is valid for reads of a page.
+    let ret = unsafe { page.write_raw(buf.as_ptr(), 0, 64) };
+    t.ensure(ret.is_ok(), "page write")?;
+    // SAFETY: `edu` is the bound device; a write the IOMMU blocks is lost.
+    let ret = unsafe { edu_dma(edu, addr, 0, 64, DataDirection::FromDevice.as_raw()) };
+    t.ensure(ret == 0, "device transfer completes")?;
+    // SAFETY: `buf` is valid for writes of a page.
+    let ret = unsafe { page.read_raw(buf.as_mut_ptr(), 0, 64) };
+    t.ensure(ret.is_ok(), "page read")?;
+    Ok(buf[..64].iter().any(|&b| b != 0x3c))
+}
+
+/// Checks that a device write to page `i` from `base` misses `page`, the
+/// memory linked there (or that would have been); `what` names the check.
+fn expect_cut_off(
+    t: &Test,
+    edu: *mut EduDevice,
+    base: u64,
+    i: usize,
+    page: &Page,
+    what: &str,
+) -> Outcome {
+    if device_reaches(t, edu, base + (i * PAGE_SIZE) as u64, page)? {
+        t.fail(format_args!("{what}: the device reaches page {i}"));
+    }
+    Ok(())
+}
+
+/// Loads the device's buffer from `page`, filled for it, so that
+/// [`device_reaches`] can tell the device's writes: not 0x3c.
+fn load_device(t: &Test, edu: *mut EduDevice, dev: &ARef<Device>, page: &Page) -> Outcome {
+    fill(t, page, 0x5d)?;
+    let Ok(Some(mut iova)) =
+        Reservation::try_alloc(dev, PAGE_SIZE, 0, DataDirection::ToDevice, Attrs::empty())
+    else {
+        return t.ensure(false, "a reservation");
+    };
+    // SAFETY: The page outlives the reservation, dropped on return.
+    t.ensure(unsafe { iova.link_page(0, page) }.is_ok(), "link")?;
+    t.ensure(iova.sync_all().is_ok(), "sync")?;
+    let addr = iova.dma_address(0).unwrap_or(0);
+    // SAFETY: `edu` is the bound device, and `addr` mapped for it.
+    let ret = unsafe { edu_dma(edu, addr, 0, 64, DataDirection::ToDevice.as_raw()) };
+    t.ensure(ret == 0, "device transfer completes")
+}
+
+/// Runs `op(n)` for n = 1, 2, ..., until a run does not reach its `n`-th
+/// injection point; `op` arms it with [`Armed::new`] once set up, and
+/// returns whether it reached it and whether it failed. Returns the points
+/// reached and how many failed the operation.
+fn sweep(
+    t: &Test,
+    mut op: impl FnMut(c_uint) -> core::result::Result<(bool, bool), kernel::kunit::Stop>,
+) -> core::result::Result<(u32, u32), kernel::kunit::Stop> {
+    let (mut reached, mut failed) = (0, 0);
+    for n in 1..64 {
+        let (hit, fail) = op(n)?;
+        t.expect(hit || !fail, "no failure without an injected one");
+        reached += u32::from(hit);
+        failed += u32::from(fail);
+        if !hit {
+            return Ok((reached, failed));
+        }
+    }
+    t.fail(format_args!("the operation never succeeded"));
+    Ok((reached, failed))
+}
+
+/// fail_nth-style sweeps of the Rust types: each allocation the operation
+/// makes, and each IOMMU map call, fails in turn. Each failure returns
+/// `ENOMEM` and leaves nothing mapped, for the IOMMU and the device; the
+/// IOVA allocator ends where it started; each operation reaches at least
+/// one injection point.
+fn fail_nth_sweep(t: &Test) -> Outcome {
+    let (edu, dev) = translated(t)?;
+    // SAFETY: `t` is the running test.
+    let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
+    t.ensure(ret == 0, "fault injection attributes in debugfs")?;
+    let domain = domain(&dev);
+    let held = pages(t, 4)?;
+    load_device(t, edu, &dev, &held[0])?;
+    // SAFETY: The ops are put back below, before the test ends.
+    unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
+    let before = reservations(t, &dev)?;
+    let result = (|| -> Outcome {
+        for by_map in [false, true] {
+            let what = if by_map {
+                "IOMMU map calls"
+            } else {
+                "allocations"
+            };
+
+            // Reservation::link_pages() of 4 pages into a reservation.
+            let (reached, failed) = sweep(t, |n| {
+                let Ok(Some(mut iova)) = Reservation::try_alloc(
+                    &dev,
+                    4 * PAGE_SIZE,
+                    0,
+                    DataDirection::Bidirectional,
+                    Attrs::empty(),
+                ) else {
+                    return Err(t.skip("no reservation"));
+                };
+                let base = iova.dma_address(0).unwrap_or(0);
+                let armed = Armed::new(by_map, n);
+                // SAFETY: The pages outlive the reservation.
+                let ret = unsafe { iova.link_pages(0, &held) };
+                let hit = armed.reached();
+                if ret.is_err() {
+                    t.expect_eq(ret, Err(ENOMEM), "Reservation::link_pages() fails");
+                    expect_unmapped(t, domain, base, 4);
+                    for i in [0, 3] {
+                        let at = base + (i * PAGE_SIZE) as u64;
+                        t.expect(!device_reaches(t, edu, at, &held[i])?, "device cut off");
+                    }
+                }
+                Ok((hit, ret.is_err()))
+            })?;
+            t.info(format_args!(
+                "Reservation::link_pages: {reached} {what} ({failed} failed it)"
+            ));
+            // The IOMMU driver may allocate nothing: its page tables can be
+            // there already.
+            t.expect(reached > 0 || !by_map, "a map call reached");
+
+            // MappedPages::map() of 4 pages it owns.
+            let (reached, failed) = sweep(t, |n| {
+                let mine = pages(t, 4)?;
+                let armed = Armed::new(by_map, n);
+                let ret = MappedPages::map(&dev, mine, DataDirection::Bidirectional, |_, _| ());
+                let hit = armed.reached();
+                if let Err(e) = &ret {
+                    t.expect_eq(*e, ENOMEM, "MappedPages::map() fails");
+                }
+                Ok((hit, ret.is_err()))
+            })?;
+            t.info(format_args!(
+                "MappedPages::map: {reached} {what} ({failed} failed it)"
+            ));
+            t.expect(reached > 0, "an injection point reached");
+        }
+        Ok(())
+    })();
+    // SAFETY: As above.
+    unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
+    result?;
+    t.expect_eq(
+        reservations(t, &dev)?,
+        before,
+        "IOVA allocator at its baseline",
+    );
+    Ok(())
+}
+
 /// # Safety
 ///
 /// Called by KUnit with the suite that starts.
@@ -544,6 +794,7 @@ kernel::kunit_suite! {
         scope_tears_down,
         mapper_moves_data,
         mapper_falls_back_without_iommu,
+        fail_nth_sweep,
     ],
 }
 
@@ -618,7 +869,6 @@ mod hmm_dma {
     };
 
     extern "C" {
-        fn edu_count_syncs(domain: *mut c_void, on: bool);
         fn edu_syncs() -> core::ffi::c_uint;
         fn edu_syncs_reset();
         fn edu_expect_p2p_host_bridge() -> bool;
@@ -708,6 +958,7 @@ mod hmm_dma {
             0,
             "entry 5 unmapped",
         );
+        expect_cut_off(t, edu, base, 5, &pages[5], "entry 5 unmapped")?;
         t.expect(
             map.pfn(5)
                 .is_some_and(|p| !p.is_dma_mapped() && p.is_valid()),
@@ -750,6 +1001,10 @@ mod hmm_dma {
         }
         drop(map);
         expect_unmapped(t, domain, base, n);
+        // Nor does the device reach the ends of the runs mapped at the drop.
+        for i in [0, 4, 7] {
+            expect_cut_off(t, edu, base, i, &pages[i], "after the drop")?;
+        }
         Ok(())
     }
 
@@ -757,10 +1012,14 @@ mod hmm_dma {
     type Pattern = (&'static str, fn(usize) -> bool);
 
     fn holes_destroy_with_one_flush(t: &Test) -> Outcome {
-        let (_, dev) = translated(t)?;
+        let (edu, dev) = translated(t)?;
         let n = 16;
         let pages = pages(t, n)?;
         let domain = domain(&dev);
+        load_device(t, edu, &dev, &pages[0])?;
+        // Its flush, in a lazy domain, must not fall in a count below.
+        // SAFETY: Tests may sleep.
+        unsafe { bindings::msleep(50) };
         let patterns: [Pattern; 5] = [
             ("all", |_| true),
             ("every other", |i| i % 2 == 0),
@@ -801,6 +1060,16 @@ mod hmm_dma {
                     0,
                     "nothing left mapped",
                 );
+            }
+            // Nor does the device reach the ends of the first two and the
+            // last two runs: both sides of the holes between them.
+            let end =
+                |i: usize| mapped(i) && (i == 0 || !mapped(i - 1) || i + 1 == n || !mapped(i + 1));
+            let ends = (0..n).filter(|&i| end(i)).count();
+            for (k, i) in (0..n).filter(|&i| end(i)).enumerate() {
+                if k < 2 || k + 2 >= ends {
+                    expect_cut_off(t, edu, base, i, &pages[i], name)?;
+                }
             }
         }
         Ok(())
@@ -904,7 +1173,7 @@ mod hmm_dma {
         );
 
         // munmap invalidates pages 2 and 3: unmapped and forgotten, with one
-        // IOTLB flush for the two.
+        // IOTLB flush for the two. (It frees them too: no device probe there.)
         // SAFETY: The range is the test's own mapping.
         let (ret, syncs) = counted(domain, || unsafe {
             bindings::vm_munmap(addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE)
@@ -934,6 +1203,13 @@ mod hmm_dma {
         );
         drop(mirror);
         expect_unmapped(t, domain, base, n);
+        // Nor does the device reach the ends of the runs mapped at the drop.
+        for i in [0, 1, 4, 7] {
+            let at = base + (i * PAGE_SIZE) as u64;
+            if device_reaches_user(t, edu, at, addr + i * PAGE_SIZE)? {
+                t.fail(format_args!("after the drop: the device reaches page {i}"));
+            }
+        }
         Ok(())
     }
 
@@ -1088,6 +1364,7 @@ mod hmm_dma {
                         "the IOMMU maps the P2P page",
                     );
                     t.expect(map.unmap_pfn(0), "unmapped");
+                    // The IOMMU only: no edu handle here, and the page is the CMB's.
                     t.expect_eq(
                         domain.map(|d| d.iova_to_phys(iova)),
                         Some(0),
@@ -1155,6 +1432,283 @@ mod hmm_dma {
         }
     }
 
+    /// The fail_nth-style sweep of `DmaMap::map_range()` (see
+    /// `fail_nth_sweep`): each failure returns `ENOMEM` and leaves exactly
+    /// the entries it marks mapped reachable, which the map's teardown
+    /// removes; the IOVA allocator ends where it started.
+    fn map_range_sweep(t: &Test) -> Outcome {
+        let (edu, dev) = translated(t)?;
+        // SAFETY: `t` is the running test.
+        let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
+        t.ensure(ret == 0, "fault injection attributes in debugfs")?;
+        let domain = domain(&dev);
+        let held = pages(t, 4)?;
+        // SAFETY: The ops are put back below, before the test ends.
+        unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
+        let before = reservations(t, &dev)?;
+        let result = (|| -> Outcome {
+            for by_map in [false, true] {
+                let what = if by_map {
+                    "IOMMU map calls"
+                } else {
+                    "allocations"
+                };
+                let (reached, failed) = sweep(t, |n| {
+                    let mut map = new_map(t, &dev, held.len())?;
+                    let (base, _) = map.iova_range().unwrap_or((0, 0));
+                    for (i, page) in held.iter().enumerate() {
+                        t.ensure(map.set_pfn(i, entry(page)).is_ok(), "an entry")?;
+                    }
+                    let armed = Armed::new(by_map, n);
+                    // SAFETY: The pages outlive the map.
+                    let ret = unsafe { map.map_range(0, held.len()) };
+                    let hit = armed.reached();
+                    if let Err(e) = ret {
+                        t.expect_eq(e, ENOMEM, "DmaMap::map_range() fails");
+                        for (i, page) in held.iter().enumerate() {
+                            let marked = map.pfn(i).is_some_and(Pfn::is_dma_mapped);
+                            let at = base + (i * PAGE_SIZE) as u64;
+                            t.expect_eq(
+                                domain.iova_to_phys(at) != 0,
+                                marked,
+                                "an entry is mapped exactly when it is marked",
+                            );
+                            if !marked {
+                                t.expect(!device_reaches(t, edu, at, page)?, "device cut off");
+                            }
+                        }
+                    }
+                    Ok((hit, ret.is_err()))
+                })?;
+                t.info(format_args!(
+                    "DmaMap::map_range: {reached} {what} ({failed} failed it)"
+                ));
+                // The IOMMU driver may allocate nothing: its page tables
+                // can be there already.
+                t.expect(reached > 0 || !by_map, "a map call reached");
+            }
+            Ok(())
+        })();
+        // SAFETY: As above.
+        unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
+        result?;
+        t.expect_eq(
+            reservations(t, &dev)?,
+            before,
+            "IOVA allocator at its baseline",
+        );
+        Ok(())
+    }
+
+    /// Whether a device write to `addr` lands in the first bytes of the
+    /// user page at `uaddr`.
+    fn device_reaches_user(
+        t: &Test,
+        edu: *mut EduDevice,
+        addr: u64,
+        uaddr: usize,
+    ) -> core::result::Result<bool, Stop> {
+        let mut buf = [0x3cu8; 64];
+        let wrote = UserSlice::new(uaddr, 64).writer().write_slice(&buf);
+        t.ensure(wrote.is_ok(), "user page written")?;
+        // SAFETY: `edu` is the bound device; a write the IOMMU blocks is lost.
+        let ret = unsafe { edu_dma(edu, addr, 0, 64, DataDirection::FromDevice.as_raw()) };
+        t.ensure(ret == 0, "device transfer completes")?;
+        let read = UserSlice::new(uaddr, 64).reader().read_slice(&mut buf);
+        t.ensure(read.is_ok(), "user page read")?;
+        Ok(buf.iter().any(|&b| b != 0x3c))
+    }
+
+    /// The fail_nth-style sweep of `Mirror::fault()` with `map_range()` of
+    /// fresh user memory, whose pages and page tables the fault allocates:
+    /// each failure returns an error (`ENOMEM`, or `EFAULT` when the page
+    /// fault itself failed) and leaves exactly the entries the map marks
+    /// mapped reachable; the IOVA allocator ends where it started.
+    fn mirror_fault_sweep(t: &Test) -> Outcome {
+        let (edu, dev) = translated(t)?;
+        // SAFETY: `t` is the running test.
+        let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
+        t.ensure(ret == 0, "fault injection attributes in debugfs")?;
+        let domain = domain(&dev);
+        let n = 4;
+        // SAFETY: The ops are put back below, before the test ends.
+        unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
+        let before = reservations(t, &dev)?;
+        let result = (|| -> Outcome {
+            for by_map in [false, true] {
+                let what = if by_map {
+                    "IOMMU map calls"
+                } else {
+                    "allocations"
+                };
+                let (reached, failed) = sweep(t, |k| {
+                    let addr = user_memory(t, n * PAGE_SIZE)?;
+                    let mirror = KBox::pin_init(
+                        Mirror::of_current(&dev, addr, n, DataDirection::Bidirectional),
+                        GFP_KERNEL,
+                    );
+                    t.ensure(mirror.is_ok(), "a mirror")?;
+                    let mirror = mirror.unwrap();
+                    let armed = Armed::new(by_map, k);
+                    let ret = mirror.fault(0, n, true, |m| m.map_range(0, n));
+                    let hit = armed.reached();
+                    let err = match ret {
+                        Ok(Ok(_)) => return Ok((hit, false)),
+                        Ok(Err(e)) | Err(e) => e,
+                    };
+                    t.expect(
+                        err == ENOMEM || err == EFAULT,
+                        "Mirror::fault() fails with ENOMEM or EFAULT",
+                    );
+                    // The entries not marked mapped, to probe.
+                    let mut unmarked = [None; 4];
+                    let checked = mirror.with(|m| {
+                        let (base, _) = m.iova_range().unwrap_or((0, 0));
+                        for (i, slot) in unmarked.iter_mut().enumerate() {
+                            let marked = m.pfn(i).is_some_and(Pfn::is_dma_mapped);
+                            let at = base + (i * PAGE_SIZE) as u64;
+                            t.expect_eq(
+                                domain.iova_to_phys(at) != 0,
+                                marked,
+                                "an entry is mapped exactly when it is marked",
+                            );
+                            if !marked {
+                                *slot = Some(at);
+                            }
+                        }
+                    });
+                    t.ensure(checked.is_ok(), "the map")?;
+                    for (i, at) in unmarked.iter().enumerate() {
+                        if let Some(at) = *at {
+                            let uaddr = addr + i * PAGE_SIZE;
+                            t.expect(!device_reaches_user(t, edu, at, uaddr)?, "device cut off");
+                        }
+                    }
+                    Ok((hit, true))
+                })?;
+                t.info(format_args!(
+                    "Mirror::fault: {reached} {what} ({failed} failed it)"
+                ));
+                t.expect(reached > 0, "an injection point reached");
+            }
+            Ok(())
+        })();
+        // SAFETY: As above.
+        unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
+        result?;
+        t.expect_eq(
+            reservations(t, &dev)?,
+            before,
+            "IOVA allocator at its baseline",
+        );
+        Ok(())
+    }
+
+    /// Invalidations from another thread, from edu.c.
+    #[repr(C)]
+    struct EduStorm {
+        _private: [u8; 0],
+    }
+
+    extern "C" {
+        fn edu_storm_start(start: usize, pages: core::ffi::c_ulong) -> *mut EduStorm;
+        fn edu_storm_stop(
+            s: *mut EduStorm,
+            unmaps: *mut core::ffi::c_ulong,
+            discards: *mut core::ffi::c_ulong,
+        ) -> c_int;
+    }
+
+    /// Stress: `Mirror::fault()` with `DmaMap::map_range()` of a user range
+    /// for 3 s, while another thread unmaps its pages and maps new ones in
+    /// their place, or discards them (`MADV_DONTNEED`): an unmap or a clear
+    /// invalidation at any point of a fault or a map. (`mprotect()` and a
+    /// fork's COW have no kernel-thread equivalent: they are not among
+    /// them.) A fault may fail (`EFAULT` in the gap of a munmap, `EBUSY`
+    /// when invalidations keep racing it), never otherwise. At the end every entry the map marks
+    /// mapped reaches the process's page now at its address (a device
+    /// write the process reads back), so no entry kept a page the process
+    /// lost; the drop leaves nothing reachable.
+    fn map_range_races_invalidations(t: &Test) -> Outcome {
+        let (edu, dev) = translated(t)?;
+        let n = 16;
+        let addr = user_memory(t, n * PAGE_SIZE)?;
+        let mirror = KBox::pin_init(
+            Mirror::of_current(&dev, addr, n, DataDirection::Bidirectional),
+            GFP_KERNEL,
+        );
+        t.ensure(mirror.is_ok(), "a mirror")?;
+        let mirror = mirror.unwrap();
+        let domain = domain(&dev);
+        let held = pages(t, 1)?;
+        load_device(t, edu, &dev, &held[0])?;
+
+        // SAFETY: `addr` is the test's own anonymous mapping of `n` pages.
+        let storm = unsafe { edu_storm_start(addr, n as core::ffi::c_ulong) };
+        // An `ERR_PTR()` is one of the last 4095 addresses.
+        t.ensure((storm as usize) < 4095usize.wrapping_neg(), "a storm")?;
+        let deadline = kernel::time::Ktime::ktime_get().to_ns() + 3_000_000_000;
+        let (mut rounds, mut mapped, mut refused) = (0u64, 0u64, 0u64);
+        while kernel::time::Ktime::ktime_get().to_ns() < deadline {
+            match mirror.fault(0, n, true, |m| m.map_range(0, n)) {
+                Ok(Ok(k)) => mapped += k as u64,
+                // The map itself has no reason to fail.
+                Ok(Err(e)) => {
+                    t.fail(format_args!("map_range() failed: {e:?}"));
+                    break;
+                }
+                Err(e) => {
+                    refused += 1;
+                    t.expect(e == EFAULT || e == EBUSY, "a fault fails only for the race");
+                }
+            }
+            // Unmapped again, so that each round maps.
+            let _ = mirror.with(|m| m.unmap_range(0, n));
+            rounds += 1;
+            // Let the storm run, on this CPU too.
+            // SAFETY: Tests may sleep; the task is running.
+            unsafe { bindings::schedule() };
+        }
+        let (mut unmaps, mut discards) = (0, 0);
+        // SAFETY: `storm` came from `edu_storm_start()`.
+        let err = unsafe { edu_storm_stop(storm, &mut unmaps, &mut discards) };
+        t.expect_eq(err, 0, "the storm's munmap, mmap and madvise");
+        t.info(format_args!(
+            "{rounds} rounds ({} per second), {mapped} entries mapped, {refused} faults refused, \
+             against {unmaps} unmaps and {discards} discards",
+            rounds / 3
+        ));
+        t.expect(unmaps > 0 && discards > 0, "the storm invalidated");
+
+        // Quiet now: one more round maps every entry, current.
+        let last = mirror.fault(0, n, true, |m| m.map_range(0, n));
+        t.expect(matches!(last, Ok(Ok(_))), "the last fault and map");
+        let Ok(Some(base)) = mirror.with(|m| {
+            (0..n)
+                .all(|i| m.pfn(i).is_some_and(Pfn::is_dma_mapped))
+                .then(|| m.iova_range().map_or(0, |r| r.0))
+        }) else {
+            return t.ensure(false, "every entry mapped");
+        };
+        for i in 0..n {
+            let at = base + (i * PAGE_SIZE) as u64;
+            t.expect(
+                device_reaches_user(t, edu, at, addr + i * PAGE_SIZE)?,
+                "the entry reaches the process's page",
+            );
+        }
+        drop(mirror);
+        for i in [0, n - 1] {
+            let at = base + (i * PAGE_SIZE) as u64;
+            t.expect_eq(domain.iova_to_phys(at), 0, "unmapped by the drop");
+            t.expect(
+                !device_reaches_user(t, edu, at, addr + i * PAGE_SIZE)?,
+                "the device is cut off after the drop",
+            );
+        }
+        Ok(())
+    }
+
     kernel::kunit_suite! {
         name: "hmm_dma",
         init: Some(suite_init),
@@ -1164,6 +1718,9 @@ mod hmm_dma {
             holes_destroy_with_one_flush,
             direct_without_iommu,
             mirror_faults_and_invalidates,
+            map_range_sweep,
+            mirror_fault_sweep,
+            map_range_races_invalidations,
         ],
     }
 }

@@ -10,14 +10,19 @@
 
 #include <kunit/test.h>
 #include <linux/atomic.h>
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/iommu.h>
 #include <linux/iopoll.h>
+#include <linux/kthread.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
 
 #include "edu.h"
 
@@ -172,6 +177,34 @@ void edu_suite_exit(struct kunit_suite *suite)
 	pci_unregister_driver(&edu_driver);
 	edu_give_back();
 	mutex_unlock(&edu_lock);
+}
+
+/**
+ * edu_unbind() - unbind the suite's driver from the edu device, for a test
+ * @test: the test
+ *
+ * Return: the device, with a reference that edu_rebind() drops.
+ */
+struct device *edu_unbind(struct kunit *test)
+{
+	struct device *dev = get_device(edu_get(test)->dev);
+
+	device_release_driver(dev);
+	return dev;
+}
+
+/**
+ * edu_rebind() - bind the suite's driver to the edu device again
+ * @dev: what edu_unbind() returned
+ *
+ * Return: 0, or the error of the probe.
+ */
+int edu_rebind(struct device *dev)
+{
+	int ret = device_driver_attach(&edu_driver.driver, dev);
+
+	put_device(dev);
+	return ret;
 }
 
 /**
@@ -445,4 +478,232 @@ bool edu_expect_p2p_host_bridge(void)
 bool edu_expect_identity(void)
 {
 	return !strcmp(expect_domain, "identity");
+}
+
+/**
+ * edu_fail_nth() - fail the n-th injection point the current task reaches
+ * @n: counted from now; 0 for none
+ *
+ * What writing @n to /proc/self/fail-nth does, for Rust tests.
+ *
+ * Return: what was left of the previous setting: 0 when its point was
+ * reached, or when there was none; UINT_MAX without fault injection.
+ */
+unsigned int edu_fail_nth(unsigned int n)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	unsigned int left = current->fail_nth;
+
+	current->fail_nth = n;
+	return left;
+#else
+	return UINT_MAX;
+#endif
+}
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * The fault injection attributes a sweep changes: fail_page_alloc skips
+ * order-0 pages by default (min-order 1), and both it and failslab skip
+ * allocations that may sleep (ignore-gfp-wait), so that neither an IOMMU
+ * driver's page tables nor a GFP_KERNEL allocation would ever fail; and
+ * verbose, since a sweep fails many allocations on purpose.
+ */
+enum fail_knob_type { KNOB_U32, KNOB_BOOL, KNOB_ULONG };
+
+static const struct fail_knob {
+	const char *dir, *name;
+	enum fail_knob_type type;
+	unsigned long val;
+} fail_knobs[] = {
+	{ "fail_page_alloc", "min-order", KNOB_U32, 0 },
+	{ "fail_page_alloc", "ignore-gfp-wait", KNOB_BOOL, 0 },
+	{ "failslab", "ignore-gfp-wait", KNOB_BOOL, 0 },
+	{ "fail_page_alloc", "verbose", KNOB_ULONG, 0 },
+	{ "failslab", "verbose", KNOB_ULONG, 0 },
+};
+
+struct fail_setting {
+	void *knob[ARRAY_SIZE(fail_knobs)];
+	unsigned long old[ARRAY_SIZE(fail_knobs)];
+};
+
+/*
+ * The variable behind a debugfs attribute: debugfs_create_u32(), _bool()
+ * and _ul() keep a pointer to it in the inode's i_private. Writing it is
+ * what a write to the file under /sys/kernel/debug does, without a user
+ * buffer, which a kernel thread does not have.
+ */
+static void *knob_of(const struct fail_knob *k)
+{
+	struct dentry *dir, *d = NULL;
+	void *var = NULL;
+
+	dir = debugfs_lookup(k->dir, NULL);
+	if (dir)
+		d = debugfs_lookup(k->name, dir);
+	if (d && d_inode(d))
+		var = d_inode(d)->i_private;
+	dput(d);
+	dput(dir);
+	return var;
+}
+
+static unsigned long knob_swap(const struct fail_knob *k, void *var, unsigned long val)
+{
+	unsigned long old;
+
+	switch (k->type) {
+	case KNOB_U32:
+		old = xchg((u32 *)var, (u32)val);
+		break;
+	case KNOB_BOOL:
+		old = READ_ONCE(*(bool *)var);
+		WRITE_ONCE(*(bool *)var, val);
+		break;
+	default:
+		old = xchg((unsigned long *)var, val);
+		break;
+	}
+	return old;
+}
+
+static void fail_setting_restore(void *data)
+{
+	struct fail_setting *fs = data;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(fail_knobs); i++)
+		if (fs->knob[i])
+			knob_swap(&fail_knobs[i], fs->knob[i], fs->old[i]);
+}
+
+/**
+ * edu_fail_every_allocation() - let fail_nth reach every allocation
+ * @test: the test; the attributes are restored when it ends
+ *
+ * Sets fail_page_alloc's min-order to 0, the ignore-gfp-wait of
+ * fail_page_alloc and failslab to N, and their verbose to 0, as a user
+ * would in /sys/kernel/debug. A sweep then fails each allocation it
+ * reaches with current->fail_nth.
+ *
+ * Return: 0, or -ENOENT when an attribute is missing.
+ */
+int edu_fail_every_allocation(struct kunit *test)
+{
+	struct fail_setting *fs;
+	int i;
+
+	fs = kunit_kzalloc(test, sizeof(*fs), GFP_KERNEL);
+	if (!fs)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(fail_knobs); i++) {
+		fs->knob[i] = knob_of(&fail_knobs[i]);
+		if (!fs->knob[i])
+			return -ENOENT;
+	}
+	for (i = 0; i < ARRAY_SIZE(fail_knobs); i++)
+		fs->old[i] = knob_swap(&fail_knobs[i], fs->knob[i], fail_knobs[i].val);
+	return kunit_add_action_or_reset(test, fail_setting_restore, fs);
+}
+#else
+int edu_fail_every_allocation(struct kunit *test)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
+/*
+ * Invalidations of a user range from another thread: a kthread in the
+ * test's address space that, page after page, unmaps a page and maps a new
+ * one in its place (an unmap invalidation), or discards it with
+ * MADV_DONTNEED (a clear), until it is stopped.
+ */
+struct edu_storm {
+	struct task_struct *task;
+	struct mm_struct *mm;
+	unsigned long start;
+	unsigned long pages;
+	unsigned long unmaps, discards;
+	int err;
+};
+
+static int edu_storm_fn(void *data)
+{
+	struct edu_storm *s = data;
+	unsigned long i;
+
+	kthread_use_mm(s->mm);
+	for (i = 0; !kthread_should_stop() && !s->err; i++) {
+		unsigned long addr = s->start + (i % s->pages) * PAGE_SIZE;
+
+		if (i & 1) {
+			s->err = do_madvise(s->mm, addr, PAGE_SIZE, MADV_DONTNEED);
+			s->discards++;
+		} else {
+			s->err = vm_munmap(addr, PAGE_SIZE);
+			if (!s->err &&
+			    vm_mmap(NULL, addr, PAGE_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED, 0) != addr)
+				s->err = -ENOMEM;
+			s->unmaps++;
+		}
+		cond_resched();
+	}
+	kthread_unuse_mm(s->mm);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/**
+ * edu_storm_start() - start invalidating a user range of the current task
+ * @start: the range's start, page-aligned, an anonymous private mapping
+ * @pages: its length in pages
+ *
+ * Return: the storm, for edu_storm_stop(), or an ERR_PTR().
+ */
+struct edu_storm *edu_storm_start(unsigned long start, unsigned long pages)
+{
+	struct edu_storm *s;
+
+	if (!current->mm || !pages)
+		return ERR_PTR(-EINVAL);
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return ERR_PTR(-ENOMEM);
+	s->mm = current->mm;
+	mmget(s->mm);
+	s->start = start;
+	s->pages = pages;
+	s->task = kthread_run(edu_storm_fn, s, "edu_storm");
+	if (IS_ERR(s->task)) {
+		struct task_struct *task = s->task;
+
+		mmput(s->mm);
+		kfree(s);
+		return ERR_CAST(task);
+	}
+	return s;
+}
+
+/**
+ * edu_storm_stop() - stop a storm and free it
+ * @s: what edu_storm_start() returned
+ * @unmaps: where to store how many pages it unmapped and mapped again
+ * @discards: where to store how many it discarded
+ *
+ * Return: 0, or the first error of its munmap, mmap or madvise.
+ */
+int edu_storm_stop(struct edu_storm *s, unsigned long *unmaps, unsigned long *discards)
+{
+	int err;
+
+	kthread_stop(s->task);
+	*unmaps = s->unmaps;
+	*discards = s->discards;
+	err = s->err;
+	mmput(s->mm);
+	kfree(s);
+	return err;
 }

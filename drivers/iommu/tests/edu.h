@@ -13,6 +13,7 @@
 #include <linux/dma-direction.h>
 #include <linux/types.h>
 
+struct device;
 struct iommu_domain;
 struct kunit;
 struct kunit_suite;
@@ -48,6 +49,8 @@ int edu_suite_init(struct kunit_suite *suite);
 void edu_suite_exit(struct kunit_suite *suite);
 struct edu_device *edu_get(struct kunit *test);
 struct edu_device *edu_bound(void);
+struct device *edu_unbind(struct kunit *test);
+int edu_rebind(struct device *dev);
 
 int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
 	    size_t len, enum dma_data_direction dir);
@@ -60,6 +63,12 @@ void edu_lookups_reset(void);
 void edu_fail_map_nth(unsigned int n);
 int edu_last_map_prot(void);
 unsigned int edu_map_failures(void);
+int edu_fail_every_allocation(struct kunit *test);
+unsigned int edu_fail_nth(unsigned int n);
+
+struct edu_storm;
+struct edu_storm *edu_storm_start(unsigned long start, unsigned long pages);
+int edu_storm_stop(struct edu_storm *s, unsigned long *unmaps, unsigned long *discards);
 
 const char *edu_iommu_name(struct device *dev);
 bool edu_expect_identity(void);

@@ -230,7 +230,8 @@ impl<'a> Reservation<'a> {
     /// of physically contiguous pages, so that the IOMMU can map each run
     /// with the largest page sizes it has.
     ///
-    /// On failure the pages linked before the failing run stay linked.
+    /// On failure nothing of `pages` stays linked: the runs linked before
+    /// the failing one are unlinked again.
     ///
     /// # Safety
     ///
@@ -248,7 +249,8 @@ impl<'a> Reservation<'a> {
     /// Links the pages at physical addresses `pages` whole, from `offset` of
     /// the reservation, one link per run of contiguous pages.
     ///
-    /// On failure the pages linked before the failing run stay linked.
+    /// On failure nothing of `pages` stays linked, as for
+    /// [`Reservation::link_pages`].
     ///
     /// # Safety
     ///
@@ -259,26 +261,40 @@ impl<'a> Reservation<'a> {
         pages: impl IntoIterator<Item = u64>,
     ) -> Result {
         const PAGE: u64 = crate::page::PAGE_SIZE as u64;
+        // `[offset, at)` is what the runs linked so far cover.
         let mut at = offset;
-        // The run being gathered: its first address and length.
-        let mut run: Option<(u64, usize)> = None;
-        for phys in pages {
-            match &mut run {
-                Some((start, len)) if *start + *len as u64 == phys => *len += PAGE as usize,
-                _ => {
-                    if let Some((start, len)) = run.replace((phys, PAGE as usize)) {
-                        // SAFETY: By the function's contract.
-                        unsafe { self.link_phys(at, start, len) }?;
-                        at = at.checked_add(len).ok_or(EOVERFLOW)?;
+        let ret = 'link: {
+            // The run being gathered: its first address and length.
+            let mut run: Option<(u64, usize)> = None;
+            for phys in pages {
+                match &mut run {
+                    Some((start, len)) if *start + *len as u64 == phys => *len += PAGE as usize,
+                    _ => {
+                        if let Some((start, len)) = run.replace((phys, PAGE as usize)) {
+                            // SAFETY: By the function's contract.
+                            if let Err(e) = unsafe { self.link_phys(at, start, len) } {
+                                break 'link Err(e);
+                            }
+                            // Linked, so inside the reservation: no overflow.
+                            at += len;
+                        }
                     }
                 }
             }
+            match run {
+                // SAFETY: By the function's contract.
+                Some((start, len)) => unsafe { self.link_phys(at, start, len) },
+                None => Ok(()),
+            }
+        };
+        if ret.is_err() && at > offset {
+            // This call linked all of `[offset, at)`: it was free before
+            // (`link_phys()` refuses linked granules).
+            if let Ok((first, last)) = self.granules(offset, at - offset) {
+                self.unlink_granules(first, last + 1);
+            }
         }
-        match run {
-            // SAFETY: By the function's contract.
-            Some((start, len)) => unsafe { self.link_phys(at, start, len) },
-            None => Ok(()),
-        }
+        ret
     }
 
     /// Links `len` bytes of physical memory at `phys` at `offset` of the
