@@ -41,9 +41,19 @@ static void free_order1(void *page)
 	__free_pages(page, 1);
 }
 
+static void free_order2(void *page)
+{
+	__free_pages(page, 2);
+}
+
 static void free_order3(void *page)
 {
 	__free_pages(page, 3);
+}
+
+static void free_order4(void *page)
+{
+	__free_pages(page, 4);
 }
 
 /* A page the test owns; it is freed when the test ends. */
@@ -558,6 +568,7 @@ static void link_failure_part_way(struct kunit *test)
 
 	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 3);
 	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order3, block));
 	phys = page_to_phys(block);
 	first = page_address(block + 1);
 	last = page_address(block + 7);
@@ -641,7 +652,6 @@ static void link_failure_part_way(struct kunit *test)
 	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + SZ_4K, first, 64), "page 1");
 	KUNIT_EXPECT_FALSE_MSG(test, device_reaches(test, edu, base + 7 * SZ_4K, last, 64),
 			       "page 7");
-	__free_pages(block, 3);
 #else
 	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
 #endif
@@ -966,6 +976,7 @@ static void mmio_link_is_uncached(struct kunit *test)
 	struct edu_device *edu = translating_edu(test, &domain);
 	struct page *page = test_page(test), *other = test_page(test);
 	struct dma_iova_state state;
+	dma_addr_t base;
 	int prot;
 
 	edu_count_syncs(domain, true);
@@ -985,8 +996,14 @@ static void mmio_link_is_uncached(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, prot & (IOMMU_READ | IOMMU_WRITE), IOMMU_READ);
 	KUNIT_ASSERT_EQ(test, 0, dma_iova_sync(edu->dev, &state, 0, 2 * PAGE_SIZE));
 	KUNIT_EXPECT_EQ(test, 2, mapped_granules(domain, state.addr, 2 * PAGE_SIZE));
+	base = state.addr;
+	load_device(test, edu, 64, 0x4b);
+	KUNIT_EXPECT_TRUE(test, device_reaches(test, edu, base, page_address(page), 64));
 	dma_iova_destroy(edu->dev, &state, 2 * PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_MMIO);
 	KUNIT_EXPECT_TRUE(test, state_is_zero(&state));
+	/* Nothing is left, uncached or not. */
+	KUNIT_EXPECT_EQ(test, 0, mapped_granules(domain, base, 2 * PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, device_reaches(test, edu, base, page_address(page), 64));
 }
 
 /*
@@ -1120,6 +1137,7 @@ static void unlink_cuts_a_link_in_the_middle(struct kunit *test)
 
 	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 2);
 	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order2, block));
 	phys = page_to_phys(block);
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 4 * PAGE_SIZE));
 	base = state.addr;
@@ -1152,7 +1170,6 @@ static void unlink_cuts_a_link_in_the_middle(struct kunit *test)
 							    page_address(block + i), 64),
 				       "page %d", i);
 	dma_iova_free(edu->dev, &state);
-	__free_pages(block, 2);
 }
 
 /*
@@ -1333,6 +1350,7 @@ static void concurrent_halves(struct kunit *test)
 	/* Each half is contiguous, so that it can be one link. */
 	block = alloc_pages(GFP_KERNEL | __GFP_ZERO, 4);
 	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, free_order4, block));
 	for (i = 0; i < 2 * HALF; i++)
 		pages[i] = block + i;
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 2 * HALF * PAGE_SIZE));
@@ -1359,7 +1377,6 @@ static void concurrent_halves(struct kunit *test)
 				    "page %d after %d rounds", i, ROUNDS);
 	}
 	dma_iova_destroy(edu->dev, &state, 2 * HALF * PAGE_SIZE, DMA_FROM_DEVICE, 0);
-	__free_pages(block, 4);
 }
 
 /*
@@ -1474,9 +1491,11 @@ static void stress_four_threads(struct kunit *test)
  * translations, and the IOVA must not be handed out again. The device
  * cannot tell (its transfers take longer than the queue's timer), so the
  * test counts the domain's flushes: the destroy flushes nothing, and the
- * reservation that gets the old IOVA back comes after a flush.
+ * reservation that gets the old IOVA back comes after a flush. The test
+ * stays on one CPU: the flushed IOVA goes to the cache of the CPU whose
+ * timer freed it, the one that queued it, and only that CPU gets it back.
  */
-#define LAZY_TRIES	512
+#define LAZY_TRIES	2048
 
 static void lazy_destroy_flushes_before_reuse(struct kunit *test)
 {
@@ -1495,6 +1514,8 @@ static void lazy_destroy_flushes_before_reuse(struct kunit *test)
 	scattered_pages(test, pages, 4);
 	edu_count_syncs(domain, true);
 	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, stop_counting, domain));
+	/* The test's own kthread, which ends with it. */
+	KUNIT_ASSERT_EQ(test, 0, set_cpus_allowed_ptr(current, cpumask_of(raw_smp_processor_id())));
 
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(edu->dev, &state, 0, 4 * PAGE_SIZE));
 	for (i = 0; i < 4; i++)

@@ -230,7 +230,7 @@ fn teardown_with_holes(t: &Test) -> Outcome {
             t.ensure(ret.is_ok(), "link")?;
         }
         t.ensure(iova.sync_all().is_ok(), "sync")?;
-        // Unlink 3: a hole in the middle of a run; and a range with no link.
+        // Unlink 3: a hole at the end of the run 2-3; and a range with no link.
         t.ensure(iova.unlink(3 * PAGE_SIZE, PAGE_SIZE).is_ok(), "unlink")?;
         t.ensure(
             iova.unlink(7 * PAGE_SIZE, PAGE_SIZE).is_ok(),
