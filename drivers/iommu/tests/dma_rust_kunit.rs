@@ -604,6 +604,29 @@ fn reservations(t: &Test, dev: &ARef<Device>) -> core::result::Result<usize, ker
     Ok(held.len())
 }
 
+/// Runs `body` with every allocation failable and the map calls of edu's
+/// domain interposed, for sweeps; then checks that the IOVA allocator is
+/// back at its baseline.
+fn injecting(t: &Test, dev: &ARef<Device>, body: impl FnOnce() -> Outcome) -> Outcome {
+    // SAFETY: `t` is the running test.
+    let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
+    t.ensure(ret == 0, "fault injection attributes in debugfs")?;
+    let before = reservations(t, dev)?;
+    let domain = domain(dev);
+    // SAFETY: The ops are put back below, before the test ends.
+    unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
+    let result = body();
+    // SAFETY: As above.
+    unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
+    result?;
+    t.expect_eq(
+        reservations(t, dev)?,
+        before,
+        "IOVA allocator at its baseline",
+    );
+    Ok(())
+}
+
 /// Whether a device write to `addr` lands in the first bytes of `page`.
 fn device_reaches(
     t: &Test,
@@ -688,16 +711,10 @@ fn sweep(
 /// one injection point.
 fn fail_nth_sweep(t: &Test) -> Outcome {
     let (edu, dev) = translated(t)?;
-    // SAFETY: `t` is the running test.
-    let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
-    t.ensure(ret == 0, "fault injection attributes in debugfs")?;
     let domain = domain(&dev);
     let held = pages(t, 4)?;
     load_device(t, edu, &dev, &held[0])?;
-    // SAFETY: The ops are put back below, before the test ends.
-    unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
-    let before = reservations(t, &dev)?;
-    let result = (|| -> Outcome {
+    injecting(t, &dev, || {
         for by_map in [false, true] {
             let what = if by_map {
                 "IOMMU map calls"
@@ -755,16 +772,7 @@ fn fail_nth_sweep(t: &Test) -> Outcome {
             t.expect(reached > 0, "an injection point reached");
         }
         Ok(())
-    })();
-    // SAFETY: As above.
-    unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
-    result?;
-    t.expect_eq(
-        reservations(t, &dev)?,
-        before,
-        "IOVA allocator at its baseline",
-    );
-    Ok(())
+    })
 }
 
 /// # Safety
@@ -1438,15 +1446,9 @@ mod hmm_dma {
     /// removes; the IOVA allocator ends where it started.
     fn map_range_sweep(t: &Test) -> Outcome {
         let (edu, dev) = translated(t)?;
-        // SAFETY: `t` is the running test.
-        let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
-        t.ensure(ret == 0, "fault injection attributes in debugfs")?;
         let domain = domain(&dev);
         let held = pages(t, 4)?;
-        // SAFETY: The ops are put back below, before the test ends.
-        unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
-        let before = reservations(t, &dev)?;
-        let result = (|| -> Outcome {
+        injecting(t, &dev, || {
             for by_map in [false, true] {
                 let what = if by_map {
                     "IOMMU map calls"
@@ -1488,16 +1490,7 @@ mod hmm_dma {
                 t.expect(reached > 0 || !by_map, "a map call reached");
             }
             Ok(())
-        })();
-        // SAFETY: As above.
-        unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
-        result?;
-        t.expect_eq(
-            reservations(t, &dev)?,
-            before,
-            "IOVA allocator at its baseline",
-        );
-        Ok(())
+        })
     }
 
     /// Whether a device write to `addr` lands in the first bytes of the
@@ -1526,15 +1519,9 @@ mod hmm_dma {
     /// mapped reachable; the IOVA allocator ends where it started.
     fn mirror_fault_sweep(t: &Test) -> Outcome {
         let (edu, dev) = translated(t)?;
-        // SAFETY: `t` is the running test.
-        let ret = unsafe { edu_fail_every_allocation(t.as_raw()) };
-        t.ensure(ret == 0, "fault injection attributes in debugfs")?;
         let domain = domain(&dev);
         let n = 4;
-        // SAFETY: The ops are put back below, before the test ends.
-        unsafe { edu_count_syncs(domain.as_raw().cast(), true) };
-        let before = reservations(t, &dev)?;
-        let result = (|| -> Outcome {
+        injecting(t, &dev, || {
             for by_map in [false, true] {
                 let what = if by_map {
                     "IOMMU map calls"
@@ -1592,16 +1579,7 @@ mod hmm_dma {
                 t.expect(reached > 0, "an injection point reached");
             }
             Ok(())
-        })();
-        // SAFETY: As above.
-        unsafe { edu_count_syncs(domain.as_raw().cast(), false) };
-        result?;
-        t.expect_eq(
-            reservations(t, &dev)?,
-            before,
-            "IOVA allocator at its baseline",
-        );
-        Ok(())
+        })
     }
 
     /// Invalidations from another thread, from edu.c.
