@@ -47,3 +47,13 @@ dma_addr_t rust_helper_pci_p2pdma_bus_addr_map(struct pci_p2pdma_map_state *stat
 {
 	return pci_p2pdma_bus_addr_map(state, paddr);
 }
+
+u16 rust_helper_pci_dev_id(struct pci_dev *dev)
+{
+	return pci_dev_id(dev);
+}
+
+resource_size_t rust_helper_pci_resource_start(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_start(pdev, bar);
+}

@@ -15,14 +15,129 @@
 
 use crate::{
     bindings,
-    device::Device,
     error::{code::EINVAL, to_result, Error, Result},
     ffi::c_ulong,
 };
-use core::ops::{BitAnd, BitOr, BitOrAssign};
+use core::ops::{BitAnd, BitOr, BitOrAssign, Not};
 
+mod coherent;
 pub mod iova;
 pub mod pages;
+
+pub use coherent::CoherentAllocation;
+
+/// A device's DMA mask: the addresses it can use, as `DMA_BIT_MASK()` makes them.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::dma::DmaMask;
+///
+/// assert_eq!(DmaMask::new::<28>().value(), 0xfff_ffff);
+/// assert_eq!(DmaMask::new::<64>().value(), u64::MAX);
+/// assert!(DmaMask::try_new(65).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaMask(u64);
+
+impl DmaMask {
+    /// The mask of `N` address bits; `N` above 64 fails the build.
+    #[inline]
+    pub const fn new<const N: u32>() -> Self {
+        let Ok(mask) = Self::try_new(N) else {
+            crate::build_error!("a DMA mask has at most 64 bits");
+        };
+        mask
+    }
+
+    /// The mask of `n` address bits.
+    ///
+    /// Returns `EINVAL` for more than 64 bits.
+    #[inline]
+    pub const fn try_new(n: u32) -> Result<Self> {
+        if n > 64 {
+            return Err(EINVAL);
+        }
+        Ok(Self(bit_mask(n)))
+    }
+
+    /// The mask.
+    #[inline]
+    pub const fn value(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A bus device that can do DMA, whose masks its driver sets.
+///
+/// The setters are `unsafe`: a mask must not change while the device has DMA mappings or
+/// allocations made under the old one. The bus implements the trait for its device in the
+/// `Core` context, so only `probe` and `unbind` can call them.
+pub trait Device: AsRef<crate::device::Device<crate::device::Core>> {
+    /// Sets the mask of the addresses the device can use for streaming mappings:
+    /// `dma_set_mask()`.
+    ///
+    /// Returns `EIO` when the platform cannot give the device such addresses.
+    ///
+    /// # Safety
+    ///
+    /// The device must have no DMA mapping made under the old mask, and no other mask may be
+    /// set concurrently.
+    unsafe fn dma_set_mask(&self, mask: DmaMask) -> Result {
+        // SAFETY: The device is valid; the caller guarantees the rest.
+        to_result(unsafe { bindings::dma_set_mask(self.as_ref().as_raw(), mask.value()) })
+    }
+
+    /// Sets the mask of the addresses the device can use for coherent allocations:
+    /// `dma_set_coherent_mask()`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Device::dma_set_mask`], for coherent allocations.
+    unsafe fn dma_set_coherent_mask(&self, mask: DmaMask) -> Result {
+        // SAFETY: As above.
+        to_result(unsafe { bindings::dma_set_coherent_mask(self.as_ref().as_raw(), mask.value()) })
+    }
+
+    /// Sets both masks: `dma_set_mask_and_coherent()`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Device::dma_set_mask`] and [`Device::dma_set_coherent_mask`].
+    unsafe fn dma_set_mask_and_coherent(&self, mask: DmaMask) -> Result {
+        // SAFETY: As above.
+        unsafe {
+            self.dma_set_mask(mask)?;
+            self.dma_set_coherent_mask(mask)
+        }
+    }
+}
+
+/// The DMA attributes, under their C names.
+pub mod attrs {
+    use super::Attrs;
+
+    /// Writes may be reordered with other writes: `DMA_ATTR_WEAK_ORDERING`.
+    pub const DMA_ATTR_WEAK_ORDERING: Attrs = Attrs::WEAK_ORDERING;
+    /// The mapping is write-combined: `DMA_ATTR_WRITE_COMBINE`.
+    pub const DMA_ATTR_WRITE_COMBINE: Attrs = Attrs::WRITE_COMBINE;
+    /// No kernel virtual mapping of the allocation: `DMA_ATTR_NO_KERNEL_MAPPING`.
+    pub const DMA_ATTR_NO_KERNEL_MAPPING: Attrs = Attrs::NO_KERNEL_MAPPING;
+    /// The caller syncs the CPU caches: `DMA_ATTR_SKIP_CPU_SYNC`.
+    pub const DMA_ATTR_SKIP_CPU_SYNC: Attrs = Attrs::SKIP_CPU_SYNC;
+    /// The allocation is physically contiguous: `DMA_ATTR_FORCE_CONTIGUOUS`.
+    pub const DMA_ATTR_FORCE_CONTIGUOUS: Attrs = Attrs::FORCE_CONTIGUOUS;
+    /// The allocation may be made of single pages: `DMA_ATTR_ALLOC_SINGLE_PAGES`.
+    pub const DMA_ATTR_ALLOC_SINGLE_PAGES: Attrs = Attrs::ALLOC_SINGLE_PAGES;
+    /// No warning when the allocation fails: `DMA_ATTR_NO_WARN`.
+    pub const DMA_ATTR_NO_WARN: Attrs = Attrs::NO_WARN;
+    /// Only privileged accesses of the device reach it: `DMA_ATTR_PRIVILEGED`.
+    pub const DMA_ATTR_PRIVILEGED: Attrs = Attrs::PRIVILEGED;
+    /// The memory is MMIO, such as a peer's BAR: `DMA_ATTR_MMIO`.
+    pub const DMA_ATTR_MMIO: Attrs = Attrs::MMIO;
+    /// Fail rather than bounce or need cache maintenance: `DMA_ATTR_REQUIRE_COHERENT`.
+    pub const DMA_ATTR_REQUIRE_COHERENT: Attrs = Attrs::REQUIRE_COHERENT;
+}
 
 /// An address in a device's view of memory: the C `dma_addr_t`.
 ///
@@ -68,7 +183,7 @@ pub const fn bit_mask(bits: u32) -> u64 {
 /// assert_eq!(dma::set_mask_and_coherent(&dev, 65), Err(EINVAL));
 /// # Ok::<(), Error>(())
 /// ```
-pub fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
+pub fn set_mask_and_coherent(dev: &crate::device::Device, bits: u32) -> Result {
     if bits > 64 {
         return Err(EINVAL);
     }
@@ -80,7 +195,7 @@ pub fn set_mask_and_coherent(dev: &Device, bits: u32) -> Result {
 
 /// The mask of the addresses `dev` can use for streaming mappings: see
 /// [`set_mask_and_coherent`].
-pub fn mask(dev: &Device) -> u64 {
+pub fn mask(dev: &crate::device::Device) -> u64 {
     // SAFETY: `dev` is a valid device.
     unsafe { bindings::dma_get_mask(dev.as_raw()) }
 }
@@ -89,7 +204,7 @@ pub fn mask(dev: &Device) -> u64 {
 /// a driver need not keep their DMA addresses (`dma_need_unmap()`).
 ///
 /// [`pages::MappedPages`] follows it; see its example.
-pub fn need_unmap(dev: &Device) -> bool {
+pub fn need_unmap(dev: &crate::device::Device) -> bool {
     // SAFETY: `dev` is a valid device.
     unsafe { bindings::dma_need_unmap(dev.as_raw()) }
 }
@@ -294,6 +409,21 @@ impl BitOrAssign for Attrs {
     #[inline]
     fn bitor_assign(&mut self, rhs: Self) {
         self.0 |= rhs.0;
+    }
+}
+
+impl Not for Attrs {
+    type Output = Self;
+
+    #[inline]
+    fn not(self) -> Self {
+        Self(!self.0)
+    }
+}
+
+impl From<DataDirection> for bindings::dma_data_direction {
+    fn from(dir: DataDirection) -> Self {
+        dir.as_raw()
     }
 }
 

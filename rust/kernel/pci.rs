@@ -1,78 +1,72 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! PCI devices and drivers.
+//! PCI devices and drivers, in the shape of upstream's 6.18 driver model.
 //!
-//! Just enough of the PCI driver model to write a driver in safe Rust: a
-//! [`Driver`] registered with an ID table by [`module_pci_driver!`], whose
-//! `probe` returns the driver's data for the device it binds; the device
-//! enabled with bus mastering; a [`Bar`] of registers; and sysfs
-//! [`Attribute`]s on the bound device.
+//! A driver implements [`Driver`]: an ID table made by [`pci_device_table!`], a `probe` that
+//! returns the driver's data for a device it binds and an optional `unbind`. The module is
+//! declared by [`module_pci_driver!`], which registers the driver through [`Adapter`].
 //!
-//! Who owns what across a binding:
+//! What a driver may do depends on the [device context](crate::device::DeviceContext) of the
+//! [`Device`] it holds:
 //!
-//! - Only `probe` can enable the device, let it master the bus and map its
-//!   bars: they are methods of the [`ProbingDevice`] it is given.
-//! - The registration owns the driver's data from `probe` until the device
-//!   is unbound: [`Driver::remove`] runs, then the data is dropped, then
-//!   devres disables the device, which also stops its bus mastering. When
-//!   `probe` fails, the device is disabled all the same; when the sysfs
-//!   files cannot be made after `probe` succeeded, `remove` runs and the
-//!   data is dropped as at an unbind.
-//! - A [`Bar`] releases its registers when dropped, so a driver keeps its
-//!   bars in its data and they go when the device is unbound, before the
-//!   device itself may go away. 6.12 has no `Devres` to revoke a bar that a
-//!   driver moved elsewhere (into a work item that outlives the binding,
-//!   say); such a bar would outlive its device's binding and, after a
-//!   hot-unplug, map address space that may be given to another device. A
-//!   driver must not do that.
-//! - The sysfs files of [`Driver::ATTRIBUTES`] exist only while the data
-//!   does: they are created once `probe` has succeeded and removed, waiting
-//!   for readers and writers to finish, before `remove`.
+//! - `probe` and `unbind` get a `&Device<Core>`: the device is bound and locked. Only there can
+//!   the device be enabled ([`Device::enable_device_mem`]) and made a bus master.
+//! - a `&Device<Bound>` maps BARs ([`Device::iomap_region_sized`]). A BAR is handed out as a
+//!   [`Devres<Bar>`](crate::devres::Devres), revoked when the driver unbinds, wherever it is
+//!   kept.
+//! - an `ARef<Device>` only reads what does not depend on a binding.
+//!
+//! At an unbind, in order: the sysfs files of [`Driver::ATTRIBUTES`] are removed (waiting for
+//! their readers and writers), [`Driver::unbind`] runs, the driver's data is dropped, and then
+//! the device's devres entries go: the BARs are unmapped and the device is disabled, which
+//! also stops its bus mastering.
+//!
+//! Added here, not upstream: [`Driver::ATTRIBUTES`], [`with_bound`] and [`Vendor::from_raw`].
 //!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
+mod id;
+mod io;
 #[cfg(CONFIG_PCI_P2PDMA)]
 pub mod p2pdma;
 
-use crate::ffi::{c_char, c_int, c_ulong, c_void};
+pub use self::id::{Class, ClassMask, Vendor};
+pub use self::io::Bar;
+
+use crate::ffi::{c_char, c_int, c_void};
 use crate::{
-    alloc::KBox,
     bindings, device,
-    error::{code::*, to_result, Error, Result},
-    io::Io,
+    device_id::{RawDeviceId, RawDeviceIdIndex},
+    driver,
+    error::{code::*, from_result, to_result, Error, Result},
+    prelude::*,
     str::{CStr, RawFormatter},
-    types::{ARef, AlwaysRefCounted, Opaque},
+    types::{AlwaysRefCounted, ForeignOwnable, Opaque},
     ThisModule,
 };
 use core::{
+    any::TypeId,
     fmt,
     marker::PhantomData,
-    ops::Deref,
-    pin::Pin,
+    mem::offset_of,
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, Ordering},
 };
 
-/// A PCI vendor and device ID that a driver binds to, for any subsystem.
+/// A PCI device ID that a driver binds to.
 #[repr(transparent)]
 #[derive(Clone, Copy)]
 pub struct DeviceId(bindings::pci_device_id);
 
 impl DeviceId {
-    /// The entry that ends an ID table.
-    pub const END: Self = Self::raw(0, 0, 0);
+    const PCI_ANY_ID: u32 = !0;
 
-    /// Matches devices with this `vendor` and `device` ID.
-    pub const fn new(vendor: u16, device: u16) -> Self {
-        Self::raw(vendor as u32, device as u32, !0)
-    }
-
-    const fn raw(vendor: u32, device: u32, sub: u32) -> Self {
+    /// Matches devices of `vendor` with device ID `device`, any subsystem.
+    pub const fn from_id(vendor: Vendor, device: u32) -> Self {
         Self(bindings::pci_device_id {
-            vendor,
+            vendor: vendor.as_raw() as u32,
             device,
-            subvendor: sub,
-            subdevice: sub,
+            subvendor: DeviceId::PCI_ANY_ID,
+            subdevice: DeviceId::PCI_ANY_ID,
             class: 0,
             class_mask: 0,
             driver_data: 0,
@@ -80,18 +74,106 @@ impl DeviceId {
         })
     }
 
-    const fn is_end(&self) -> bool {
-        self.0.vendor == 0 && self.0.device == 0 && self.0.subvendor == 0
+    /// Matches devices whose class, masked by `class_mask`, is `class`.
+    pub const fn from_class(class: u32, class_mask: u32) -> Self {
+        Self(bindings::pci_device_id {
+            vendor: DeviceId::PCI_ANY_ID,
+            device: DeviceId::PCI_ANY_ID,
+            subvendor: DeviceId::PCI_ANY_ID,
+            subdevice: DeviceId::PCI_ANY_ID,
+            class,
+            class_mask,
+            driver_data: 0,
+            override_only: 0,
+        })
     }
 
-    /// The vendor ID matched.
-    pub fn vendor(&self) -> u16 {
-        self.0.vendor as u16
+    /// Matches devices of `vendor` whose class, masked by `class_mask`, is `class`.
+    pub const fn from_class_and_vendor(
+        class: Class,
+        class_mask: ClassMask,
+        vendor: Vendor,
+    ) -> Self {
+        Self(bindings::pci_device_id {
+            vendor: vendor.as_raw() as u32,
+            device: DeviceId::PCI_ANY_ID,
+            subvendor: DeviceId::PCI_ANY_ID,
+            subdevice: DeviceId::PCI_ANY_ID,
+            class: class.as_raw(),
+            class_mask: class_mask.as_raw(),
+            driver_data: 0,
+            override_only: 0,
+        })
     }
+}
 
-    /// The device ID matched.
-    pub fn device(&self) -> u16 {
-        self.0.device as u16
+// SAFETY: `DeviceId` is a transparent wrapper of `pci_device_id`.
+unsafe impl RawDeviceId for DeviceId {
+    type RawType = bindings::pci_device_id;
+}
+
+// SAFETY: `driver_data` is a `kernel_ulong_t`, the size of a `usize`, which the PCI core only
+// hands back to the driver's probe.
+unsafe impl RawDeviceIdIndex for DeviceId {
+    const DRIVER_DATA_OFFSET: usize = offset_of!(bindings::pci_device_id, driver_data);
+
+    fn index(&self) -> usize {
+        self.0.driver_data as usize
+    }
+}
+
+/// The ID table of a PCI driver, with the driver's information of each entry.
+pub type IdTable<T> = &'static dyn crate::device_id::IdTable<DeviceId, T>;
+
+/// Declares a PCI ID table `$table_name` with the driver's information of type `$id_info_type`
+/// for each entry, and its `MODULE_DEVICE_TABLE` `$module_table_name`.
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::pci_device_table!(
+///     PCI_TABLE,
+///     MODULE_PCI_TABLE,
+///     <MyDriver as pci::Driver>::IdInfo,
+///     [(pci::DeviceId::from_id(pci::Vendor::REDHAT, 0x5), ())]
+/// );
+/// ```
+#[macro_export]
+macro_rules! pci_device_table {
+    ($table_name:ident, $module_table_name:ident, $id_info_type:ty, $table_data:expr) => {
+        const $table_name: $crate::device_id::IdArray<
+            $crate::pci::DeviceId,
+            $id_info_type,
+            { $table_data.len() },
+        > = $crate::device_id::IdArray::new($table_data);
+
+        $crate::module_device_table!("pci", $module_table_name, $table_name);
+    };
+}
+
+/// A PCI driver.
+///
+/// The driver's data is `Self`: [`Driver::probe`] makes it for each device the driver binds,
+/// and it is dropped when the device is unbound.
+pub trait Driver: Send + 'static {
+    /// The driver's information for each entry of [`Driver::ID_TABLE`].
+    type IdInfo: 'static;
+
+    /// The devices the driver binds.
+    const ID_TABLE: IdTable<Self::IdInfo>;
+
+    /// The sysfs files to create on each device the driver binds.
+    ///
+    /// Not upstream: see the [module documentation](self).
+    const ATTRIBUTES: &'static [&'static Attribute<Self>] = &[];
+
+    /// Binds the driver to `dev`, which matched the entry of [`Driver::ID_TABLE`] whose
+    /// information is `id_info`.
+    fn probe(dev: &Device<device::Core>, id_info: &Self::IdInfo) -> Result<Pin<KBox<Self>>>;
+
+    /// Quiesces the device before the driver's data `this` is dropped.
+    fn unbind(dev: &Device<device::Core>, this: Pin<&Self>) {
+        let _ = (dev, this);
     }
 }
 
@@ -99,20 +181,23 @@ impl DeviceId {
 ///
 /// # Invariants
 ///
-/// A `Device` is a valid `struct pci_dev`, kept alive by a reference count.
+/// A `Device` is a valid `struct pci_dev`, kept alive by a reference count or by the code that
+/// lends it; what `Ctx` states of its binding holds for as long as it is borrowed.
 #[repr(transparent)]
-pub struct Device(Opaque<bindings::pci_dev>);
+pub struct Device<Ctx: device::DeviceContext = device::Normal>(
+    Opaque<bindings::pci_dev>,
+    PhantomData<Ctx>,
+);
 
-impl Device {
+impl<Ctx: device::DeviceContext> Device<Ctx> {
     /// Borrows the PCI device at `ptr`.
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a valid `struct pci_dev` that stays alive for
-    /// `'a`.
+    /// `ptr` must point to a valid `struct pci_dev` that stays alive for `'a`, in the context
+    /// `Ctx` for that long.
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::pci_dev) -> &'a Self {
-        // SAFETY: `Device` is a transparent wrapper of `pci_dev`, valid for
-        // `'a` by the caller's contract.
+        // SAFETY: `Device` is a transparent wrapper of `pci_dev`; the rest is the caller's.
         unsafe { &*ptr.cast() }
     }
 
@@ -120,12 +205,13 @@ impl Device {
     pub fn as_raw(&self) -> *mut bindings::pci_dev {
         self.0.get()
     }
+}
 
+impl Device {
     /// The vendor ID.
-    pub fn vendor_id(&self) -> u16 {
-        // SAFETY: By the type invariant the device is valid; the ID does not
-        // change.
-        unsafe { (*self.as_raw()).vendor }
+    pub fn vendor_id(&self) -> Vendor {
+        // SAFETY: By the type invariant the device is valid; the ID does not change.
+        Vendor::from_raw(unsafe { (*self.as_raw()).vendor })
     }
 
     /// The device ID.
@@ -133,46 +219,106 @@ impl Device {
         // SAFETY: As above.
         unsafe { (*self.as_raw()).device }
     }
-}
 
-/// The device a driver is probing, which only `probe` is lent: what may only
-/// be done while binding is done through it.
-///
-/// # Invariants
-///
-/// The device is being probed, under its device lock.
-pub struct ProbingDevice<'a>(&'a Device);
+    /// The revision ID.
+    pub fn revision_id(&self) -> u8 {
+        // SAFETY: As above.
+        unsafe { (*self.as_raw()).revision }
+    }
 
-impl AsRef<device::Device> for ProbingDevice<'_> {
-    fn as_ref(&self) -> &device::Device {
-        self.0.as_ref()
+    /// The bus, device and function number, as `pci_dev_id()` encodes them.
+    pub fn dev_id(&self) -> u16 {
+        // SAFETY: As above; the bus of a device does not change.
+        unsafe { bindings::pci_dev_id(self.as_raw()) }
+    }
+
+    /// The subsystem vendor ID.
+    pub fn subsystem_vendor_id(&self) -> u16 {
+        // SAFETY: As above.
+        unsafe { (*self.as_raw()).subsystem_vendor }
+    }
+
+    /// The subsystem device ID.
+    pub fn subsystem_device_id(&self) -> u16 {
+        // SAFETY: As above.
+        unsafe { (*self.as_raw()).subsystem_device }
+    }
+
+    /// The device's class.
+    pub fn pci_class(&self) -> Class {
+        // SAFETY: As above.
+        Class::from_raw(unsafe { (*self.as_raw()).class })
+    }
+
+    /// The bus address where BAR `bar` starts.
+    ///
+    /// Returns `EINVAL` when `bar` is not a standard BAR.
+    pub fn resource_start(&self, bar: u32) -> Result<bindings::resource_size_t> {
+        let bar = standard_bar(bar)?;
+        // SAFETY: The device is valid, and `bar` a standard BAR.
+        Ok(unsafe { bindings::pci_resource_start(self.as_raw(), bar) })
+    }
+
+    /// The size of BAR `bar`, 0 when it is not implemented.
+    ///
+    /// Returns `EINVAL` when `bar` is not a standard BAR.
+    pub fn resource_len(&self, bar: u32) -> Result<bindings::resource_size_t> {
+        let bar = standard_bar(bar)?;
+        // SAFETY: As above.
+        Ok(unsafe { bindings::pci_resource_len(self.as_raw(), bar) })
     }
 }
 
-impl Deref for ProbingDevice<'_> {
-    type Target = Device;
-
-    fn deref(&self) -> &Device {
-        self.0
+/// `bar` as a standard BAR number.
+fn standard_bar(bar: u32) -> Result<c_int> {
+    if bar < bindings::PCI_STD_NUM_BARS {
+        Ok(bar as c_int)
+    } else {
+        Err(EINVAL)
     }
 }
 
-impl ProbingDevice<'_> {
+impl Device<device::Bound> {
+    /// Requests memory BAR `bar` for the driver, under `name`, and maps it: at least `SIZE`
+    /// bytes, checked at build time by the accessors.
+    ///
+    /// The BAR is unmapped and released when the driver unbinds, or when the `Devres` is
+    /// dropped before. Fails with `EINVAL` when `bar` is not a memory BAR of at least `SIZE`
+    /// bytes, `EBUSY` when someone else holds it and `ENOMEM` when it cannot be mapped.
+    pub fn iomap_region_sized<'a, const SIZE: usize>(
+        &'a self,
+        bar: u32,
+        name: &'a CStr,
+    ) -> impl PinInit<crate::devres::Devres<Bar<SIZE>>, Error> + 'a {
+        crate::devres::Devres::new(self.as_ref(), Bar::<SIZE>::init(self, bar, name))
+    }
+
+    /// As [`Device::iomap_region_sized`], with no size known at build time: every access is
+    /// checked at run time.
+    pub fn iomap_region<'a>(
+        &'a self,
+        bar: u32,
+        name: &'a CStr,
+    ) -> impl PinInit<crate::devres::Devres<Bar>, Error> + 'a {
+        self.iomap_region_sized::<0>(bar, name)
+    }
+}
+
+impl Device<device::Core> {
     /// Enables the device's memory space and wakes it up.
     ///
-    /// The device is disabled again, which also stops its bus mastering,
-    /// when the driver unbinds or fails to probe.
+    /// The device is disabled again, which also stops its bus mastering, when the driver
+    /// unbinds or fails to probe.
     pub fn enable_device_mem(&self) -> Result {
         // SAFETY: By the type invariant the device is valid.
         to_result(unsafe { bindings::pci_enable_device_mem(self.as_raw()) })?;
-        // SAFETY: The action disables the device it is given. The device's
-        // devres actions run when the driver unbinds or fails to probe, and
-        // at the latest before the device is released, so it is alive then;
-        // by the type invariant it is being probed, so the action belongs to
-        // this binding.
+        // SAFETY: The action disables the device it is given. The device's devres actions run
+        // when the driver unbinds or fails to probe, and at the latest before the device is
+        // released, so it is alive then; the device is bound (`Core`), so the action belongs
+        // to this binding.
         to_result(unsafe {
             bindings::__devm_add_action(
-                self.as_ref().as_raw(),
+                device::Device::<device::Core>::as_raw(self.as_ref()),
                 Some(disable_device),
                 self.as_raw().cast(),
                 crate::c_str!("pci_disable_device").as_char_ptr(),
@@ -186,61 +332,12 @@ impl ProbingDevice<'_> {
 
     /// Lets the device master the bus, that is, do DMA.
     ///
-    /// Disabling the device (see [`ProbingDevice::enable_device_mem`])
-    /// stops it.
+    /// Disabling the device (see [`Device::enable_device_mem`]) stops it.
+    #[inline]
     pub fn set_master(&self) {
-        // SAFETY: The device is valid; it is being probed, under its lock,
-        // which serialises the changes of its flags.
+        // SAFETY: The device is valid; it is locked (`Core`), which serialises the changes of
+        // its flags.
         unsafe { bindings::pci_set_master(self.as_raw()) };
-    }
-
-    /// Requests the memory BAR `bar` for the driver, under `name`, and maps
-    /// it.
-    ///
-    /// Returns `EINVAL` when `bar` is not a memory BAR of at least `SIZE`
-    /// bytes, `EBUSY` when someone else holds it and `ENOMEM` when it
-    /// cannot be mapped.
-    pub fn iomap_region<const SIZE: usize>(
-        &self,
-        bar: u32,
-        name: &'static CStr,
-    ) -> Result<Bar<SIZE>> {
-        if bar >= bindings::PCI_STD_NUM_BARS {
-            return Err(EINVAL);
-        }
-        let num = bar as c_int;
-        // SAFETY: The device is valid, and `num` is a standard BAR.
-        let (flags, len) = unsafe {
-            (
-                bindings::pci_resource_flags(self.as_raw(), num),
-                bindings::pci_resource_len(self.as_raw(), num),
-            )
-        };
-        let len = usize::try_from(len).map_err(|_| EINVAL)?;
-        if flags & (bindings::IORESOURCE_MEM as c_ulong) == 0 || len < SIZE {
-            return Err(EINVAL);
-        }
-        // SAFETY: As above; `name` is static, as the region keeps it; the
-        // device is being probed, so the region is the driver's to take.
-        to_result(unsafe { bindings::pci_request_region(self.as_raw(), num, name.as_char_ptr()) })?;
-        // SAFETY: As above; the region is ours.
-        let addr = unsafe { bindings::pci_iomap(self.as_raw(), num, 0) };
-        // SAFETY: `pci_iomap()` mapped the whole BAR, `len` bytes, or
-        // returned null, which `Io::new` refuses; `Bar` unmaps it only when
-        // it drops the `Io`.
-        match unsafe { Io::new(addr, len) } {
-            // INVARIANT: The region is requested and `io` maps it.
-            Ok(io) => Ok(Bar {
-                pdev: self.0.into(),
-                io,
-                num,
-            }),
-            Err(_) => {
-                // SAFETY: The region was requested above.
-                unsafe { bindings::pci_release_region(self.as_raw(), num) };
-                Err(ENOMEM)
-            }
-        }
     }
 }
 
@@ -254,16 +351,40 @@ unsafe extern "C" fn disable_device(pdev: *mut c_void) {
     unsafe { bindings::pci_disable_device(pdev.cast()) };
 }
 
-impl AsRef<device::Device> for Device {
-    fn as_ref(&self) -> &device::Device {
-        // SAFETY: By the type invariant the device is valid, and so is the
-        // `struct device` in it, for as long as `self` is borrowed.
-        unsafe { device::Device::as_ref(ptr::addr_of_mut!((*self.as_raw()).dev)) }
+// SAFETY: `Device` is a transparent wrapper of `pci_dev` in every context.
+kernel::impl_device_context_deref!(unsafe { Device });
+kernel::impl_device_context_into_aref!(Device);
+
+impl crate::dma::Device for Device<device::Core> {}
+
+impl<Ctx: device::DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
+    fn as_ref(&self) -> &device::Device<Ctx> {
+        // SAFETY: By the type invariant the device is valid, and so is the `struct device` in
+        // it, in the same context, for as long as `self` is borrowed.
+        unsafe { device::Device::from_raw(ptr::addr_of_mut!((*self.as_raw()).dev)) }
     }
 }
 
-// SAFETY: A shared reference guarantees a non-zero reference count, which
-// `pci_dev_get()` and `pci_dev_put()` maintain.
+impl<'a, Ctx: device::DeviceContext> TryFrom<&'a device::Device<Ctx>> for &'a Device<Ctx> {
+    type Error = Error;
+
+    /// The PCI device `dev` is, or `EINVAL` when it is not on the PCI bus.
+    fn try_from(dev: &'a device::Device<Ctx>) -> Result<Self> {
+        // SAFETY: `dev` is valid; its bus does not change.
+        let bus = unsafe { (*dev.as_raw()).bus };
+        if !ptr::eq(bus, ptr::addr_of!(bindings::pci_bus_type)) {
+            return Err(EINVAL);
+        }
+        // SAFETY: A device on the PCI bus is the `dev` of a `struct pci_dev`, which lives as
+        // long as it, in the same context.
+        Ok(unsafe {
+            Device::from_raw(crate::container_of!(dev.as_raw(), bindings::pci_dev, dev).cast_mut())
+        })
+    }
+}
+
+// SAFETY: A shared reference guarantees a non-zero reference count, which `pci_dev_get()` and
+// `pci_dev_put()` maintain.
 unsafe impl AlwaysRefCounted for Device {
     fn inc_ref(&self) {
         // SAFETY: The reference count is non-zero.
@@ -279,217 +400,72 @@ unsafe impl AlwaysRefCounted for Device {
 // SAFETY: A `struct pci_dev` may be used and released from any thread.
 unsafe impl Send for Device {}
 
-// SAFETY: The methods of a shared `Device` are safe to call concurrently: the
-// PCI core serialises what needs it.
+// SAFETY: The methods of a shared `Device` are safe to call concurrently: the PCI core
+// serialises what needs it.
 unsafe impl Sync for Device {}
 
-/// A memory BAR of a PCI device, requested for the driver and mapped: its
-/// registers are the [`Io`] it dereferences to.
-///
-/// Dropping it unmaps the registers and releases the region; a driver keeps
-/// it in its data (see the [module documentation](self)).
+/// The `struct pci_driver` of a Rust driver, with what its callbacks need to find the driver's
+/// type.
 ///
 /// # Invariants
 ///
-/// BAR `num` of `pdev` is requested, and `io` maps all of it.
-pub struct Bar<const SIZE: usize = 0> {
-    pdev: ARef<Device>,
-    io: Io<SIZE>,
-    num: c_int,
+/// When `raw.probe` is [`probe_callback`], `ops` is the [`AdapterOps`] of the driver `T` whose
+/// [`Adapter<T>`] registered `raw`, and the driver data of every device bound to `raw` is a
+/// `Pin<KBox<T>>` made by `T::probe`.
+#[repr(C)]
+pub struct RawDriver {
+    raw: bindings::pci_driver,
+    ops: Option<&'static AdapterOps>,
 }
 
-impl<const SIZE: usize> Deref for Bar<SIZE> {
-    type Target = Io<SIZE>;
-
-    fn deref(&self) -> &Io<SIZE> {
-        &self.io
-    }
-}
-
-impl<const SIZE: usize> Drop for Bar<SIZE> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant `io` is a mapping of the device's
-        // BAR `num`, whose region is ours; nothing borrows `io` any more.
-        unsafe {
-            bindings::pci_iounmap(self.pdev.as_raw(), self.io.addr());
-            bindings::pci_release_region(self.pdev.as_raw(), self.num);
-        }
-    }
-}
-
-/// A PCI driver.
-///
-/// The driver's data is `Self`: [`Driver::probe`] makes it for each device
-/// the driver binds, and the [`Registration`] keeps it until the device is
-/// unbound.
-pub trait Driver: Send + Sync + Sized + 'static {
-    /// The sysfs files to create on each device the driver binds.
-    const ATTRIBUTES: &'static [&'static Attribute<Self>] = &[];
-
-    /// Binds the driver to `pdev`, which matched `id`.
-    fn probe(pdev: &ProbingDevice<'_>, id: &DeviceId) -> Result<Pin<KBox<Self>>>;
-
-    /// Quiesces the device before its data is dropped.
-    fn remove(self: Pin<&Self>, _pdev: &Device) {}
-}
-
-/// A PCI driver's entry in the PCI core, usually a `static` declared by
-/// [`module_pci_driver!`].
-///
-/// # Invariants
-///
-/// `driver` probes with `Self::probe_callback` and removes with
-/// `Self::remove_callback`, so the driver data of every device bound to it
-/// is a `KBox<T>` made by `T::probe`.
-pub struct Registration<T: Driver> {
-    driver: Opaque<bindings::pci_driver>,
-    /// Whether `driver` is registered, or being registered: the PCI core
-    /// must not be given it twice.
-    registered: AtomicBool,
-    _driver: PhantomData<T>,
-}
-
-// SAFETY: `registered` lets one caller at a time give `driver` to the PCI
-// core, which serialises probe and remove; otherwise it is only read.
-unsafe impl<T: Driver> Sync for Registration<T> {}
-
-// SAFETY: As above; nothing in a registration belongs to one thread.
-unsafe impl<T: Driver> Send for Registration<T> {}
-
-impl<T: Driver> Registration<T> {
-    /// A registration of the driver `name` for the devices of `ids`, which
-    /// must end with [`DeviceId::END`].
-    pub const fn new(name: &'static CStr, ids: &'static [DeviceId]) -> Self {
-        assert!(
-            !ids.is_empty() && ids[ids.len() - 1].is_end(),
-            "a PCI ID table must end with DeviceId::END"
-        );
-        // SAFETY: All-zero is a valid `pci_driver`: null pointers and no
-        // callbacks; the PCI core initialises the rest when registering.
-        let mut driver: bindings::pci_driver = unsafe { core::mem::zeroed() };
-        driver.name = name.as_char_ptr();
-        driver.id_table = ids.as_ptr().cast();
-        driver.probe = Some(Self::probe_callback);
-        driver.remove = Some(Self::remove_callback);
-        // INVARIANT: The callbacks are this type's.
+impl Default for RawDriver {
+    fn default() -> Self {
         Self {
-            driver: Opaque::new(driver),
-            registered: AtomicBool::new(false),
-            _driver: PhantomData,
+            raw: Default::default(),
+            ops: None,
         }
     }
+}
 
-    /// Registers the driver with the PCI core, for the module `module`
-    /// called `module_name`, which binds it to the devices it matches;
-    /// dropping the result unregisters it.
+/// The driver-type-specific half of the callbacks of a [`RawDriver`].
+#[doc(hidden)]
+pub struct AdapterOps {
+    type_id: fn() -> TypeId,
+    probe: unsafe fn(&Device<device::CoreInternal>, &bindings::pci_device_id) -> Result,
+    remove: unsafe fn(&Device<device::CoreInternal>),
+}
+
+/// The PCI bus's side of the driver `T`: registers it, and probes and unbinds it.
+pub struct Adapter<T: Driver>(T);
+
+impl<T: Driver> Adapter<T> {
+    const OPS: AdapterOps = AdapterOps {
+        type_id: TypeId::of::<T>,
+        probe: Self::probe,
+        remove: Self::remove,
+    };
+
+    /// # Safety
     ///
-    /// Returns `EBUSY` when the driver is registered already.
-    pub fn register(
-        &'static self,
-        module: &'static ThisModule,
-        module_name: &'static CStr,
-    ) -> Result<Registered<T>> {
-        if self
-            .registered
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return Err(EBUSY);
-        }
-        // SAFETY: The driver is static, and no one else has given it to the
-        // PCI core (`registered` was false).
-        to_result(unsafe {
-            bindings::__pci_register_driver(
-                self.driver.get(),
-                module.as_ptr(),
-                module_name.as_char_ptr(),
-            )
-        })
-        .inspect_err(|_| self.registered.store(false, Ordering::Release))?;
-        Ok(Registered(self))
-    }
-
-    /// Calls `f` with a device bound to this driver and the driver's data
-    /// for it, under the device's lock, so that it cannot be unbound
-    /// meanwhile; returns `None` when no device is bound.
-    ///
-    /// This deadlocks when called with the device's lock held: from the
-    /// driver's `probe` or `remove`, from one of its sysfs files (whose
-    /// removal waits for them), or when `f` unbinds the device.
-    pub fn with_bound<R>(&'static self, f: impl FnOnce(&Device, Pin<&T>) -> R) -> Option<R> {
-        // The PCI bus, not the driver, is searched: the driver's list of
-        // devices is freed when it is unregistered. The match only compares
-        // pointers; the device lock below makes it exact.
-        // SAFETY: The PCI bus type is static; `bound_to` takes the driver.
-        let dev = unsafe {
-            bindings::bus_find_device(
-                ptr::addr_of!(bindings::pci_bus_type),
-                ptr::null_mut(),
-                ptr::addr_of!((*self.driver.get()).driver).cast(),
-                Some(bound_to),
-            )
-        };
-        if dev.is_null() {
-            return None;
-        }
-        // SAFETY: `driver_find_device()` returned a reference to a device,
-        // which it holds until `put_device()` below.
-        unsafe { bindings::device_lock(dev) };
-        // SAFETY: The device is valid and locked: the driver it is bound to
-        // cannot change.
-        let bound = unsafe { ptr::eq((*dev).driver, ptr::addr_of!((*self.driver.get()).driver)) };
-        let ret = bound.then(|| {
-            // SAFETY: A device bound to a PCI driver is a PCI device.
-            let pdev = unsafe {
-                Device::from_raw(crate::container_of!(dev, bindings::pci_dev, dev).cast_mut())
-            };
-            // SAFETY: By the type invariant the driver data of a device bound
-            // to this registration is a `T`, pinned in a box that lives until
-            // the device is unbound, which the lock prevents.
-            let data = unsafe { Pin::new_unchecked(&*bindings::dev_get_drvdata(dev).cast::<T>()) };
-            f(pdev, data)
-        });
-        // SAFETY: Locked and referenced above.
-        unsafe {
-            bindings::device_unlock(dev);
-            bindings::put_device(dev);
-        }
-        ret
-    }
-
-    extern "C" fn probe_callback(
-        pdev: *mut bindings::pci_dev,
-        id: *const bindings::pci_device_id,
-    ) -> c_int {
-        // SAFETY: The PCI core passes a valid device, which it keeps alive
-        // during probe, and the entry of the ID table (ours, or a dynamic
-        // one) that it matched.
-        let (pdev, id) = unsafe { (Device::from_raw(pdev), &*id.cast::<DeviceId>()) };
-        // INVARIANT: The PCI core probes under the device lock.
-        match Self::probe(&ProbingDevice(pdev), id) {
-            Ok(()) => 0,
-            Err(err) => err.to_errno(),
-        }
-    }
-
-    fn probe(pdev: &ProbingDevice<'_>, id: &DeviceId) -> Result {
-        let data = T::probe(pdev, id)?;
-        let dev = pdev.as_ref().as_raw();
-        // SAFETY: The data is given to the device, and taken back and dropped
-        // in place, never moved, by `remove_callback` or below.
-        let data = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
-        // SAFETY: The device is being probed: its driver data is ours.
-        unsafe { bindings::dev_set_drvdata(dev, data.cast()) };
+    /// `pdev` is being probed by the driver `Self::OPS` belongs to, `id` an entry of its table.
+    unsafe fn probe(pdev: &Device<device::CoreInternal>, id: &bindings::pci_device_id) -> Result {
+        // The table's entries hold their index. The PCI core accepts a dynamic ID (`new_id`)
+        // only with the `driver_data` of an entry of the table.
+        let index = id.driver_data as usize;
+        let table = T::ID_TABLE;
+        let info = table.info(index);
+        let data = T::probe(pdev, info)?;
+        let dev: &device::Device<device::CoreInternal> = pdev.as_ref();
+        dev.set_drvdata(data);
         for (made, attr) in T::ATTRIBUTES.iter().enumerate() {
-            // SAFETY: `attr` is static and shows and stores through the driver
-            // data just set.
-            let err = unsafe { bindings::device_create_file(dev, &attr.raw) };
+            // SAFETY: `attr` is static and shows and stores through the driver data just set.
+            let err = unsafe { bindings::device_create_file(dev.as_raw(), &attr.raw) };
             if err != 0 {
-                // SAFETY: The files made so far are removed, the data was
-                // set above and nothing else refers to it any more.
+                // SAFETY: The files made so far are removed; the data was set above and
+                // nothing else refers to it any more.
                 unsafe {
                     Self::remove_files(dev, made);
-                    Self::release(pdev, data);
+                    Self::release(pdev);
                 }
                 return Err(Error::from_errno(err));
             }
@@ -497,16 +473,15 @@ impl<T: Driver> Registration<T> {
         Ok(())
     }
 
-    extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
-        // SAFETY: The PCI core passes a valid device bound to this driver,
-        // which it keeps alive during remove.
-        let pdev = unsafe { Device::from_raw(pdev) };
-        let dev = pdev.as_ref().as_raw();
-        // SAFETY: The device's files and data were made by `probe`; once the
-        // files are gone (their users done), nothing refers to the data.
+    /// # Safety
+    ///
+    /// `pdev` is being unbound from the driver `Self::OPS` belongs to.
+    unsafe fn remove(pdev: &Device<device::CoreInternal>) {
+        // SAFETY: The device's files and data were made by `probe`; once the files are gone
+        // (their users done), nothing refers to the data.
         unsafe {
-            Self::remove_files(dev, T::ATTRIBUTES.len());
-            Self::release(pdev, bindings::dev_get_drvdata(dev).cast());
+            Self::remove_files(pdev.as_ref(), T::ATTRIBUTES.len());
+            Self::release(pdev);
         }
     }
 
@@ -515,54 +490,204 @@ impl<T: Driver> Registration<T> {
     /// # Safety
     ///
     /// They must have been created on `dev`.
-    unsafe fn remove_files(dev: *mut bindings::device, made: usize) {
+    unsafe fn remove_files(dev: &device::Device<device::CoreInternal>, made: usize) {
         for attr in T::ATTRIBUTES[..made].iter().rev() {
-            // SAFETY: By the function's contract; this waits for the file's
-            // readers and writers to finish.
-            unsafe { bindings::device_remove_file(dev, &attr.raw) };
+            // SAFETY: By the function's contract; this waits for the file's readers and
+            // writers to finish.
+            unsafe { bindings::device_remove_file(dev.as_raw(), &attr.raw) };
         }
     }
 
-    /// Runs `T::remove` and drops the driver data `data` of `pdev`.
+    /// Runs `T::unbind` and drops the driver data of `pdev`.
     ///
     /// # Safety
     ///
-    /// `data` must be the driver data `probe` gave `pdev`, no longer used by
-    /// anything else.
-    unsafe fn release(pdev: &Device, data: *mut T) {
-        // SAFETY: By the function's contract the box is ours, pinned.
-        let data = unsafe { Pin::new_unchecked(KBox::from_raw(data)) };
-        data.as_ref().remove(pdev);
-        // SAFETY: The device's driver data is ours.
-        unsafe { bindings::dev_set_drvdata(pdev.as_ref().as_raw(), ptr::null_mut()) };
+    /// The data must have been set by `probe`, and no longer be used by anything else.
+    unsafe fn release(pdev: &Device<device::CoreInternal>) {
+        let dev: &device::Device<device::CoreInternal> = pdev.as_ref();
+        // SAFETY: By the function's contract the data is a `Pin<KBox<T>>` set by `probe`.
+        let data = unsafe { dev.drvdata_obtain::<Pin<KBox<T>>>() };
+        T::unbind(pdev, data.as_ref());
         drop(data);
     }
 }
 
-/// Matches a device bound to the `struct device_driver` at `driver`, for
-/// `bus_find_device()`.
+/// The `probe` of every Rust PCI driver: calls the driver type's.
+extern "C" fn probe_callback(
+    pdev: *mut bindings::pci_dev,
+    id: *const bindings::pci_device_id,
+) -> c_int {
+    // SAFETY: The PCI core passes a valid device, which it keeps alive and locked during
+    // probe, with `driver` set to the driver probing, and the entry of its table (ours, or a
+    // dynamic one) that matched.
+    let (pdev, id, driver) = unsafe {
+        (
+            Device::<device::CoreInternal>::from_raw(pdev),
+            &*id,
+            &*(*pdev).driver.cast::<RawDriver>(),
+        )
+    };
+    from_result(|| {
+        let ops = driver.ops.ok_or(EINVAL)?;
+        // SAFETY: By the type invariant of `RawDriver`, `ops` is the driver's.
+        unsafe { (ops.probe)(pdev, id) }?;
+        Ok(0)
+    })
+}
+
+/// The `remove` of every Rust PCI driver: calls the driver type's.
+extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
+    // SAFETY: The PCI core passes a valid device bound to a driver of ours (its probe
+    // succeeded), which it keeps alive and locked during remove.
+    let (pdev, driver) = unsafe {
+        (
+            Device::<device::CoreInternal>::from_raw(pdev),
+            &*(*pdev).driver.cast::<RawDriver>(),
+        )
+    };
+    if let Some(ops) = driver.ops {
+        // SAFETY: By the type invariant of `RawDriver`, `ops` is the driver's.
+        unsafe { (ops.remove)(pdev) };
+    }
+}
+
+// SAFETY: `register` fills in the driver and hands it to the PCI core, `unregister` takes it
+// back; the callbacks are `probe_callback`/`remove_callback` with `T`'s ops, which keeps the
+// invariant of `RawDriver`.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    type RegType = RawDriver;
+
+    unsafe fn register(
+        reg: &Opaque<Self::RegType>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        let drv = reg.get();
+        // SAFETY: By the function's contract the driver is pinned and not registered yet, so
+        // it is ours to fill in.
+        unsafe {
+            (*drv).raw.name = name.as_char_ptr();
+            (*drv).raw.probe = Some(probe_callback);
+            (*drv).raw.remove = Some(remove_callback);
+            (*drv).raw.id_table = T::ID_TABLE.as_ptr();
+            (*drv).ops = Some(&Self::OPS);
+        }
+        // SAFETY: As above; the PCI core keeps the driver until `unregister`.
+        to_result(unsafe {
+            bindings::__pci_register_driver(
+                ptr::addr_of_mut!((*drv).raw),
+                module.as_ptr(),
+                name.as_char_ptr(),
+            )
+        })
+    }
+
+    unsafe fn unregister(reg: &Opaque<Self::RegType>) {
+        // SAFETY: By the function's contract the driver was registered.
+        unsafe { bindings::pci_unregister_driver(ptr::addr_of_mut!((*reg.get()).raw)) };
+    }
+}
+
+/// Calls `f` with a device bound to the Rust driver `T` and `T`'s data for it, under the
+/// device's lock, so that it cannot be unbound meanwhile; returns `None` when no device is
+/// bound to `T`.
+///
+/// For tests and diagnostics; not upstream. It deadlocks when called with the device's lock
+/// held: from the driver's `probe` or `unbind`, from one of its sysfs files (whose removal waits
+/// for them), or when `f` unbinds the device.
+pub fn with_bound<T: Driver, R>(f: impl FnOnce(&Device<device::Bound>, Pin<&T>) -> R) -> Option<R> {
+    let mut f = Some(f);
+    let mut from: *mut bindings::device = ptr::null_mut();
+    loop {
+        // SAFETY: The PCI bus type is static; `bound_to_rust` reads the driver pointer only.
+        let dev = unsafe {
+            bindings::bus_find_device(
+                ptr::addr_of!(bindings::pci_bus_type),
+                from,
+                ptr::null(),
+                Some(bound_to_rust),
+            )
+        };
+        if !from.is_null() {
+            // SAFETY: The previous device's reference is given up.
+            unsafe { bindings::put_device(from) };
+        }
+        if dev.is_null() {
+            return None;
+        }
+        // SAFETY: `bus_find_device()` returned a referenced device; under its lock, the driver
+        // it is bound to cannot change.
+        let ret = unsafe {
+            bindings::device_lock(dev);
+            let ret = bound_data::<T>(dev).and_then(|(pdev, data)| f.take().map(|f| f(pdev, data)));
+            bindings::device_unlock(dev);
+            ret
+        };
+        if ret.is_some() {
+            // SAFETY: Referenced by `bus_find_device()`.
+            unsafe { bindings::put_device(dev) };
+            return ret;
+        }
+        from = dev;
+    }
+}
+
+/// The PCI device `dev` and `T`'s data for it, when `dev` is bound to the Rust driver `T`.
 ///
 /// # Safety
 ///
-/// `dev` must be a valid device.
-unsafe extern "C" fn bound_to(dev: *mut bindings::device, driver: *const c_void) -> c_int {
-    // SAFETY: `dev` is valid; the driver may change meanwhile (the caller
-    // checks again under the device lock), so the pointer is read once and
-    // only compared.
-    let bound = unsafe { ptr::read_volatile(ptr::addr_of!((*dev).driver)) };
-    c_int::from(ptr::eq(bound.cast::<c_void>(), driver))
+/// `dev` must be a locked PCI device; the results must not be used once it is unlocked.
+unsafe fn bound_data<'a, T: Driver>(
+    dev: *mut bindings::device,
+) -> Option<(&'a Device<device::Bound>, Pin<&'a T>)> {
+    // SAFETY: `dev` is a PCI device by the function's contract.
+    let pdev = unsafe { crate::container_of!(dev, bindings::pci_dev, dev).cast_mut() };
+    // SAFETY: The device is locked: its driver is stable.
+    let drv = unsafe { (*pdev).driver };
+    // SAFETY: A driver whose probe is `probe_callback` is a `RawDriver`.
+    let ops = unsafe {
+        if drv.is_null() || !is_rust_probe((*drv).probe) {
+            return None;
+        }
+        (*drv.cast::<RawDriver>()).ops?
+    };
+    if (ops.type_id)() != TypeId::of::<T>() {
+        return None;
+    }
+    // SAFETY: The device is bound to `T` (its driver's ops are `T`'s), so by the type
+    // invariant of `RawDriver` its data is a `Pin<KBox<T>>`; the lock keeps it bound.
+    unsafe {
+        let pdev = Device::<device::Bound>::from_raw(pdev);
+        let data = <Pin<KBox<T>> as ForeignOwnable>::borrow(bindings::dev_get_drvdata(dev));
+        Some((pdev, data))
+    }
 }
 
-/// A registered PCI driver; dropping it unregisters the driver, unbinding
-/// it from its devices.
-pub struct Registered<T: Driver>(&'static Registration<T>);
+/// Whether `probe` is [`probe_callback`], which only [`RawDriver`]s have.
+///
+/// The kernel crate is one codegen unit, so `probe_callback` has one address, and no C
+/// driver's probe can share it.
+fn is_rust_probe(probe: Option<ProbeFn>) -> bool {
+    probe.is_some_and(|probe| core::ptr::fn_addr_eq(probe, probe_callback as ProbeFn))
+}
 
-impl<T: Driver> Drop for Registered<T> {
-    fn drop(&mut self) {
-        // SAFETY: The driver was registered by `Registration::register`.
-        unsafe { bindings::pci_unregister_driver(self.0.driver.get()) };
-        self.0.registered.store(false, Ordering::Release);
-    }
+type ProbeFn =
+    unsafe extern "C" fn(*mut bindings::pci_dev, *const bindings::pci_device_id) -> c_int;
+
+/// Matches a PCI device bound to a Rust driver, for `bus_find_device()`.
+///
+/// # Safety
+///
+/// `dev` must be a valid PCI device.
+unsafe extern "C" fn bound_to_rust(dev: *mut bindings::device, _data: *const c_void) -> c_int {
+    // SAFETY: `dev` is a valid PCI device; its driver may change meanwhile (the caller checks
+    // again under the device lock), so the pointer is read once, and only compared.
+    let drv = unsafe {
+        let pdev = crate::container_of!(dev, bindings::pci_dev, dev);
+        ptr::read_volatile(ptr::addr_of!((*pdev).driver))
+    };
+    // SAFETY: A non-null driver of a device is a registered, valid `pci_driver`.
+    c_int::from(!drv.is_null() && is_rust_probe(unsafe { (*drv).probe }))
 }
 
 /// Shows an attribute: writes its text into the buffer.
@@ -580,7 +705,7 @@ pub type StoreFn<T> = fn(&T, &[u8]) -> Result;
 /// `raw` calls `show_callback::<T>`/`store_callback::<T>` exactly when
 /// `show`/`store` is set.
 #[repr(C)]
-pub struct Attribute<T: Driver> {
+pub struct Attribute<T: Driver + ?Sized> {
     // First: the callbacks find `Self` from the `device_attribute`.
     raw: bindings::device_attribute,
     show: Option<ShowFn<T>>,
@@ -588,7 +713,7 @@ pub struct Attribute<T: Driver> {
 }
 
 // SAFETY: An attribute is not changed after it is made.
-unsafe impl<T: Driver> Sync for Attribute<T> {}
+unsafe impl<T: Driver + ?Sized> Sync for Attribute<T> {}
 
 impl<T: Driver> Attribute<T> {
     /// A file `name`, readable by all when it has `show` and writable by
@@ -637,14 +762,14 @@ impl fmt::Write for AttributeText {
 /// # Safety
 ///
 /// `attr` must be the `raw` field of an `Attribute<T>`, on a device bound to
-/// `T`'s [`Registration`]; `buf` a page.
+/// `T` by [`Adapter<T>`]; `buf` a page.
 unsafe extern "C" fn show_callback<T: Driver>(
     dev: *mut bindings::device,
     attr: *mut bindings::device_attribute,
     buf: *mut c_char,
 ) -> isize {
     // SAFETY: By the function's contract, and by the type invariant of
-    // `Registration`, the file exists only while the driver data is a `T`.
+    // `Adapter`, the file exists only while the driver data is a `T`.
     let (attr, data) = unsafe {
         (
             &*attr.cast::<Attribute<T>>(),
@@ -686,58 +811,24 @@ unsafe extern "C" fn store_callback<T: Driver>(
     }
 }
 
-/// Declares a module that registers a PCI [`Driver`].
+/// Declares a module that registers the PCI [`Driver`] `type`.
 ///
-/// The module has no device table yet, so when built as a loadable module
-/// it is not loaded automatically for its devices.
-///
-/// `registration` names the `static` [`Registration`], for
-/// [`Registration::with_bound`]; `ids` lists the vendor and device IDs the
-/// driver binds; the rest is as for [`module!`](crate::prelude::module).
+/// The fields after `type` are those of [`module!`](crate::prelude::module).
 ///
 /// # Examples
 ///
 /// ```ignore
 /// kernel::module_pci_driver! {
 ///     type: MyDriver,
-///     registration: MY_DRIVER,
-///     ids: [(0x1234, 0x11e8)],
 ///     name: "my_driver",
-///     author: "Rust for Linux Contributors",
+///     authors: ["Rust for Linux Contributors"],
 ///     description: "An example PCI driver",
 ///     license: "GPL",
 /// }
 /// ```
 #[macro_export]
 macro_rules! module_pci_driver {
-    (
-        type: $driver:ty,
-        registration: $registration:ident,
-        ids: [$(($vendor:expr, $device:expr)),+ $(,)?],
-        name: $name:tt,
-        $($rest:tt)*
-    ) => {
-        static $registration: $crate::pci::Registration<$driver> = $crate::pci::Registration::new(
-            $crate::c_str!($name),
-            &[$($crate::pci::DeviceId::new($vendor, $device),)+ $crate::pci::DeviceId::END],
-        );
-
-        struct __PciDriverModule {
-            _registered: $crate::pci::Registered<$driver>,
-        }
-
-        impl $crate::Module for __PciDriverModule {
-            fn init(module: &'static $crate::ThisModule) -> $crate::error::Result<Self> {
-                Ok(Self {
-                    _registered: $registration.register(module, $crate::c_str!($name))?,
-                })
-            }
-        }
-
-        $crate::prelude::module! {
-            type: __PciDriverModule,
-            name: $name,
-            $($rest)*
-        }
+    ($($f:tt)*) => {
+        $crate::module_driver!(<T>, $crate::pci::Adapter<T>, { $($f)* });
     };
 }

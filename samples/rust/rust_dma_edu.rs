@@ -39,8 +39,9 @@
 
 use core::{fmt, fmt::Write};
 use kernel::{
-    bindings, c_str, dev_err, dev_info, device, dma,
-    dma::{pages::MappedPages, DataDirection, DmaAddress},
+    bindings, c_str, dev_err, dev_info, device,
+    devres::Devres,
+    dma::{pages::MappedPages, DataDirection, Device as _, DmaAddress, DmaMask},
     error::code::*,
     iommu::Domain,
     new_mutex,
@@ -54,13 +55,21 @@ use kernel::{
 
 kernel::module_pci_driver! {
     type: EduDma,
-    registration: EDU_DMA,
-    ids: [(0x1234, 0x11e8)],
     name: "rust_dma_edu",
-    author: "Rust for Linux Contributors",
+    authors: ["Rust for Linux Contributors"],
     description: "Rust DMA sample: device state saved and restored through a page list",
     license: "GPL",
 }
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    MODULE_PCI_TABLE,
+    <EduDma as pci::Driver>::IdInfo,
+    [(
+        pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8),
+        ()
+    )]
+);
 
 /// The registers of `edu`, in BAR 0.
 mod regs {
@@ -246,37 +255,27 @@ struct State {
 #[pin_data]
 pub struct EduDma {
     dev: ARef<device::Device>,
-    bar: pci::Bar<{ regs::SIZE }>,
+    /// The registers, until the driver unbinds.
+    #[pin]
+    bar: Devres<pci::Bar<{ regs::SIZE }>>,
     /// Serialises rounds: the device has one DMA engine.
     #[pin]
     state: Mutex<State>,
 }
 
 impl pci::Driver for EduDma {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
     const ATTRIBUTES: &'static [&'static pci::Attribute<Self>] = &[&DMA_ROUND, &DMA_REPORT];
 
-    fn probe(pdev: &pci::ProbingDevice<'_>, _id: &pci::DeviceId) -> Result<Pin<KBox<Self>>> {
+    fn probe(pdev: &pci::Device<device::Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
-        let bar = pdev.iomap_region::<{ regs::SIZE }>(0, c_str!("rust_dma_edu"))?;
-        let ident = bar.read32(regs::IDENT);
-        if ident & 0xff != 0xed {
-            dev_err!(pdev, "not an edu device: identification {:#x}\n", ident);
-            return Err(ENODEV);
-        }
-        let dev: ARef<device::Device> = pdev.as_ref().into();
-        dma::set_mask_and_coherent(&dev, DMA_BITS)?;
-        pdev.set_master();
-        dev_info!(
-            pdev,
-            "edu {}.{}, {}-bit DMA: write <pages> to dma_round to run a round\n",
-            ident >> 24,
-            (ident >> 16) & 0xff,
-            DMA_BITS
-        );
-        KBox::pin_init(
+        // SAFETY: The device has no DMA mapping yet, and only probe sets its masks.
+        unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<DMA_BITS>())? };
+        let this = KBox::pin_init(
             try_pin_init!(Self {
-                dev,
-                bar,
+                dev: pdev.as_ref().into(),
+                bar <- pdev.iomap_region_sized::<{ regs::SIZE }>(0, c_str!("rust_dma_edu")),
                 state <- new_mutex!(State {
                     rounds: 0,
                     last: Last::None,
@@ -284,13 +283,31 @@ impl pci::Driver for EduDma {
                 }),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        let ident = this.bar.access(pdev.as_ref())?.read32(regs::IDENT);
+        if ident & 0xff != 0xed {
+            dev_err!(
+                pdev.as_ref(),
+                "not an edu device: identification {:#x}\n",
+                ident
+            );
+            return Err(ENODEV);
+        }
+        pdev.set_master();
+        dev_info!(
+            pdev.as_ref(),
+            "edu {}.{}, {}-bit DMA: write <pages> to dma_round to run a round\n",
+            ident >> 24,
+            (ident >> 16) & 0xff,
+            DMA_BITS
+        );
+        Ok(this)
     }
 
-    fn remove(self: Pin<&Self>, _pdev: &pci::Device) {
+    fn unbind(_pdev: &pci::Device<device::Core>, this: Pin<&Self>) {
         // A round holds the lock until the device is idle (or wedged, its
         // memory leaked); disabling the device then stops its DMA.
-        drop(self.state.lock());
+        drop(this.state.lock());
     }
 }
 
@@ -478,7 +495,7 @@ impl EduDma {
             return Err(EINVAL);
         }
         // The device ignores a command while it runs one.
-        if self.bar.read64(regs::DMA_CMD) & CMD_RUN != 0 {
+        if self.read64(regs::DMA_CMD)? & CMD_RUN != 0 {
             return Err(EBUSY);
         }
         let buf = BUF_ADDR + buf_off as u64;
@@ -487,11 +504,22 @@ impl EduDma {
             DataDirection::FromDevice => (buf, addr, CMD_RUN | CMD_TO_RAM),
             _ => return Err(EINVAL),
         };
-        self.bar.write64(src, regs::DMA_SRC);
-        self.bar.write64(dst, regs::DMA_DST);
-        self.bar.write64(len as u64, regs::DMA_COUNT);
-        self.bar.write64(cmd, regs::DMA_CMD);
+        self.bar
+            .try_access_with(|bar| {
+                bar.write64(src, regs::DMA_SRC);
+                bar.write64(dst, regs::DMA_DST);
+                bar.write64(len as u64, regs::DMA_COUNT);
+                bar.write64(cmd, regs::DMA_CMD);
+            })
+            .ok_or(ENODEV)?;
         self.wait_idle(timeout_ms)
+    }
+
+    /// Reads a 64-bit register; `ENODEV` once the driver is unbinding.
+    fn read64(&self, offset: usize) -> Result<u64> {
+        self.bar
+            .try_access_with(|bar| bar.read64(offset))
+            .ok_or(ENODEV)
     }
 
     /// Waits until the device has no command running, for at most
@@ -502,7 +530,7 @@ impl EduDma {
             // Time is read first: a command that ends while the driver
             // sleeps past the deadline has not timed out.
             let late = now_ns() > deadline;
-            if self.bar.read64(regs::DMA_CMD) & CMD_RUN == 0 {
+            if self.read64(regs::DMA_CMD)? & CMD_RUN == 0 {
                 return Ok(());
             }
             if late {
@@ -724,8 +752,11 @@ mod tests {
 
     /// Runs `f` on the bound device; skips when the machine has no edu
     /// device, fails when the sample did not bind it.
-    fn with_edu(t: &Test, f: impl FnOnce(&pci::Device, &EduDma) -> Outcome) -> Outcome {
-        if let Some(outcome) = EDU_DMA.with_bound(|pdev, edu| f(pdev, edu.get_ref())) {
+    fn with_edu(
+        t: &Test,
+        f: impl FnOnce(&pci::Device<device::Bound>, &EduDma) -> Outcome,
+    ) -> Outcome {
+        if let Some(outcome) = pci::with_bound::<EduDma, _>(|pdev, edu| f(pdev, edu.get_ref())) {
             return outcome;
         }
         // SAFETY: The lookup takes a reference, which is dropped at once.
@@ -742,7 +773,7 @@ mod tests {
     }
 
     /// Whether the boot translates the device's DMA.
-    fn translated(pdev: &pci::Device) -> bool {
+    fn translated(pdev: &pci::Device<device::Bound>) -> bool {
         // SAFETY: The device is bound, which keeps its domain, while the
         // reference is used.
         unsafe { Domain::of_device(pdev.as_ref()) }.is_some_and(Domain::is_dma_api)
