@@ -56,6 +56,10 @@ use core::ptr;
 #[pin_data(PinnedDrop)]
 pub struct Devres<T: Send> {
     dev: ARef<Device>,
+    /// The release the entry was made with, which `devres_remove()` matches. A generic
+    /// function has an address per crate that instantiates it: the drop, which may be
+    /// instantiated in the driver's crate, must not take the address again.
+    release: bindings::dr_release_t,
     #[pin]
     data: Revocable<T>,
     /// Completed by the release when it is done with `self`.
@@ -111,8 +115,10 @@ impl<T: Send> Devres<T> {
         T: 'a,
         Error: From<E>,
     {
+        let rel: bindings::dr_release_t = Some(release::<T>);
         let init = try_pin_init!(Self {
             dev: dev.into(),
+            release: rel,
             data <- Revocable::new(data),
             // SAFETY: `init_completion()` initialises the completion in place.
             done <- Opaque::ffi_init(|c| unsafe { bindings::init_completion(c) }),
@@ -124,7 +130,7 @@ impl<T: Send> Devres<T> {
             init::pin_init_from_closure(move |slot: *mut Self| {
                 // SAFETY: The entry is one pointer, released by `release::<T>`.
                 let res = bindings::__devres_alloc_node(
-                    Some(release::<T>),
+                    rel,
                     core::mem::size_of::<*const Self>(),
                     bindings::GFP_KERNEL,
                     bindings::NUMA_NO_NODE,
@@ -189,7 +195,7 @@ impl<T: Send> PinnedDrop for Devres<T> {
         let res = unsafe {
             bindings::devres_remove(
                 self.dev.as_raw(),
-                Some(release::<T>),
+                self.release,
                 Some(matches),
                 this.cast_mut().cast(),
             )
