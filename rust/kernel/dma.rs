@@ -23,6 +23,7 @@ use core::ops::{BitAnd, BitOr, BitOrAssign, Not};
 mod coherent;
 pub mod iova;
 pub mod pages;
+pub(crate) mod tied;
 
 pub use coherent::CoherentAllocation;
 

@@ -118,7 +118,7 @@ unsafe impl RawDeviceIdIndex for DeviceId {
     const DRIVER_DATA_OFFSET: usize = offset_of!(bindings::pci_device_id, driver_data);
 
     fn index(&self) -> usize {
-        self.0.driver_data as usize
+        self.0.driver_data
     }
 }
 
@@ -413,18 +413,10 @@ unsafe impl Sync for Device {}
 /// [`Adapter<T>`] registered `raw`, and the driver data of every device bound to `raw` is a
 /// `Pin<KBox<T>>` made by `T::probe`.
 #[repr(C)]
+#[derive(Default)]
 pub struct RawDriver {
     raw: bindings::pci_driver,
     ops: Option<&'static AdapterOps>,
-}
-
-impl Default for RawDriver {
-    fn default() -> Self {
-        Self {
-            raw: Default::default(),
-            ops: None,
-        }
-    }
 }
 
 /// The driver-type-specific half of the callbacks of a [`RawDriver`].
@@ -451,7 +443,7 @@ impl<T: Driver> Adapter<T> {
     unsafe fn probe(pdev: &Device<device::CoreInternal>, id: &bindings::pci_device_id) -> Result {
         // The table's entries hold their index. The PCI core accepts a dynamic ID (`new_id`)
         // only with the `driver_data` of an entry of the table.
-        let index = id.driver_data as usize;
+        let index = id.driver_data;
         let table = T::ID_TABLE;
         let info = table.info(index);
         let data = T::probe(pdev, info)?;
@@ -690,11 +682,11 @@ unsafe extern "C" fn bound_to_rust(dev: *mut bindings::device, _data: *const c_v
     c_int::from(!drv.is_null() && is_rust_probe(unsafe { (*drv).probe }))
 }
 
-/// Shows an attribute: writes its text into the buffer.
-pub type ShowFn<T> = fn(&T, &mut AttributeText) -> Result;
+/// Shows an attribute: writes its text into the buffer. The device stays bound meanwhile.
+pub type ShowFn<T> = fn(&T, &Device<device::Bound>, &mut AttributeText) -> Result;
 
-/// Stores an attribute: acts on the bytes written to it.
-pub type StoreFn<T> = fn(&T, &[u8]) -> Result;
+/// Stores an attribute: acts on the bytes written to it. The device stays bound meanwhile.
+pub type StoreFn<T> = fn(&T, &Device<device::Bound>, &[u8]) -> Result;
 
 /// A sysfs file of the devices a [`Driver`] binds, read with `show` and
 /// written with `store`; declared as a `static` and listed in
@@ -769,18 +761,23 @@ unsafe extern "C" fn show_callback<T: Driver>(
     buf: *mut c_char,
 ) -> isize {
     // SAFETY: By the function's contract, and by the type invariant of
-    // `Adapter`, the file exists only while the driver data is a `T`.
-    let (attr, data) = unsafe {
+    // `Adapter`, the file exists only while the driver data is a `T`, and
+    // the device is bound: the driver core removes a driver's files before
+    // it unbinds, after the callbacks running have returned.
+    let (attr, data, pdev) = unsafe {
         (
             &*attr.cast::<Attribute<T>>(),
             &*bindings::dev_get_drvdata(dev).cast::<T>(),
+            Device::<device::Bound>::from_raw(
+                crate::container_of!(dev, bindings::pci_dev, dev).cast_mut(),
+            ),
         )
     };
     // SAFETY: `buf` is a page that sysfs gave the show callback, which
     // outlives `text`.
     let raw = unsafe { RawFormatter::from_buffer(buf.cast(), AttributeText::CAPACITY) };
     let mut text = AttributeText(raw);
-    match attr.show.map(|show| show(data, &mut text)) {
+    match attr.show.map(|show| show(data, pdev, &mut text)) {
         Some(Ok(())) => text.len() as isize,
         Some(Err(err)) => err.to_errno() as isize,
         None => EIO.to_errno() as isize,
@@ -797,14 +794,17 @@ unsafe extern "C" fn store_callback<T: Driver>(
     count: usize,
 ) -> isize {
     // SAFETY: As in `show_callback`; sysfs gives `count` bytes at `buf`.
-    let (attr, data, input) = unsafe {
+    let (attr, data, pdev, input) = unsafe {
         (
             &*attr.cast::<Attribute<T>>(),
             &*bindings::dev_get_drvdata(dev).cast::<T>(),
+            Device::<device::Bound>::from_raw(
+                crate::container_of!(dev, bindings::pci_dev, dev).cast_mut(),
+            ),
             core::slice::from_raw_parts(buf.cast::<u8>(), count),
         )
     };
-    match attr.store.map(|store| store(data, input)) {
+    match attr.store.map(|store| store(data, pdev, input)) {
         Some(Ok(())) => count as isize,
         Some(Err(err)) => err.to_errno() as isize,
         None => EIO.to_errno() as isize,

@@ -13,12 +13,15 @@
 #include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/iommu.h>
 #include <linux/iopoll.h>
 #include <linux/kthread.h>
 #include <linux/mman.h>
 #include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/sched.h>
@@ -205,6 +208,70 @@ int edu_rebind(struct device *dev)
 
 	put_device(dev);
 	return ret;
+}
+
+/* Writes @type to the "type" file of @group in a private mount of sysfs. */
+static int edu_write_group_type(struct iommu_group *group, const char *type)
+{
+	struct file_system_type *fs = get_fs_type("sysfs");
+	struct vfsmount *mnt;
+	struct file *file;
+	char path[48];
+	loff_t pos = 0;
+	ssize_t ret;
+
+	if (!fs)
+		return -ENODEV;
+	mnt = vfs_kern_mount(fs, 0, "sysfs", NULL);
+	put_filesystem(fs);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	snprintf(path, sizeof(path), "kernel/iommu_groups/%d/type",
+		 iommu_group_id(group));
+	file = file_open_root_mnt(mnt, path, O_WRONLY, 0);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+	} else {
+		ret = kernel_write(file, type, strlen(type), &pos);
+		fput(file);
+	}
+	mntput(mnt);
+	return ret < 0 ? ret : 0;
+}
+
+/**
+ * edu_swap_domain() - rebind edu with another default domain
+ * @type: what the IOMMU group's sysfs "type" file is to take: "DMA",
+ *	"DMA-FQ", "identity" or "auto"
+ *
+ * Unbinds the suite's driver, writes @type as an administrator would, and
+ * binds the driver again.  With no driver bound, the IOMMU core replaces
+ * the group's default domain by a new one and frees the old (but for
+ * "DMA-FQ" on a "DMA" domain, which it turns lazy in place).
+ *
+ * Return: 0, the error of the write (the driver is bound again all the
+ * same), or the error of the probe.
+ */
+int edu_swap_domain(const char *type)
+{
+	struct device *dev;
+	struct iommu_group *group;
+	int ret, bound;
+
+	if (!edu.dev)
+		return -ENODEV;
+	dev = get_device(edu.dev);
+	group = iommu_group_get(dev);
+	if (!group) {
+		put_device(dev);
+		return -ENODEV;
+	}
+	device_release_driver(dev);
+	ret = edu_write_group_type(group, type);
+	iommu_group_put(group);
+	bound = device_driver_attach(&edu_driver.driver, dev);
+	put_device(dev);
+	return ret ?: bound;
 }
 
 /**

@@ -51,6 +51,7 @@ struct edu_device *edu_get(struct kunit *test);
 struct edu_device *edu_bound(void);
 struct device *edu_unbind(struct kunit *test);
 int edu_rebind(struct device *dev);
+int edu_swap_domain(const char *type);
 
 int edu_dma(struct edu_device *edu, dma_addr_t addr, size_t buf_off,
 	    size_t len, enum dma_data_direction dir);

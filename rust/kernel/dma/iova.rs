@@ -15,24 +15,81 @@
 //! The tracking costs three bits per granule (page) of the reservation: one
 //! here, for the checks, and two in the engine's record of the links.
 //!
+//! A reservation belongs to its device's binding to a driver: it is made for
+//! a [`Device<Bound>`], and if it is still there when the driver unbinds, it
+//! is torn down then, in the IOMMU domain it was made in, and every later
+//! call fails with `ENXIO` (see [`Devres`]). Its IOVA and its mappings cannot
+//! outlive the domain: a new binding may come with another one.
+//!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use super::{Attrs, DataDirection, DmaAddress};
+use super::{tied::Tied, Attrs, DataDirection, DmaAddress};
 use crate::{
     alloc::{flags::GFP_KERNEL, KVec},
     bindings,
-    device::Device,
+    device::{Bound, Device},
     error::{code::*, to_result, Result},
     page::Page,
     types::ARef,
 };
 use core::marker::PhantomData;
 
+/// The engine's reservation: its C state, torn down when dropped.
+///
+/// A [`Reservation`] keeps it [`Tied`] to the device's binding, so that the
+/// driver's unbind drops it if the reservation is still there: the IOVA is
+/// then freed, and whatever is linked unmapped, in the domain it was
+/// reserved in, which stays attached until the unbind is over.
+///
+/// # Invariants
+///
+/// `state` holds a reservation of `dev` of `size` bytes from
+/// `dma_iova_try_alloc()`, made in `dir` with `attrs`, until `self` is
+/// dropped.
+struct Iova {
+    dev: ARef<Device>,
+    state: bindings::dma_iova_state,
+    size: usize,
+    dir: DataDirection,
+    attrs: Attrs,
+}
+
+// SAFETY: The state is plain data and the engine's record, which the C API
+// may use from any thread; the device reference may be dropped from any
+// thread.
+unsafe impl Send for Iova {}
+
+// SAFETY: Through a shared reference only `dma_iova_sync()`, which reads the
+// state, is called.
+unsafe impl Sync for Iova {}
+
+impl Drop for Iova {
+    fn drop(&mut self) {
+        // The engine unmaps each run of links with one call and flushes
+        // once, holes or not, without looking the IOMMU's page tables up.
+        // SAFETY: `dev` is valid and `state` its reservation (type
+        // invariant); the device is done with the links, or its driver is
+        // unbinding.
+        unsafe {
+            bindings::dma_iova_destroy(
+                self.dev.as_raw(),
+                &mut self.state,
+                self.size,
+                self.dir.as_raw(),
+                self.attrs.as_raw(),
+            )
+        };
+    }
+}
+
 /// IOVA reserved for a device with `dma_iova_try_alloc()`, and the ranges
 /// linked into it.
 ///
-/// A reservation must be torn down before its driver unbinds from the
-/// device.
+/// It is made for a bound device and goes with the binding: if it is still
+/// there when the driver unbinds, everything is unlinked and the IOVA freed
+/// then, and every later call fails with `ENXIO`. It must not be dropped
+/// from the release of another devres entry of the device (see
+/// [`Devres`](crate::devres::Devres)).
 ///
 /// # Examples
 ///
@@ -42,14 +99,13 @@ use core::marker::PhantomData;
 ///
 /// ```
 /// use kernel::{
-///     device::Device,
+///     device::{Bound, Device},
 ///     dma::{iova::Reservation, Attrs, DataDirection, DmaAddress},
 ///     kunit::Test,
 ///     page::{Page, PAGE_SIZE},
-///     types::ARef,
 /// };
 ///
-/// fn map<'a>(dev: &ARef<Device>, pages: &'a [Page]) -> Result<Option<Reservation<'a>>> {
+/// fn map<'a>(dev: &Device<Bound>, pages: &'a [Page]) -> Result<Option<Reservation<'a>>> {
 ///     let size = pages.len() * PAGE_SIZE;
 ///     let Some(mut iova) =
 ///         Reservation::try_alloc(dev, size, 0, DataDirection::ToDevice, Attrs::empty())?
@@ -70,25 +126,28 @@ use core::marker::PhantomData;
 ///
 /// # let test = Test::current().unwrap();
 /// # let dev = test.device(kernel::c_str!("doc-iova"))?;
+/// # // SAFETY: A KUnit device stays bound to its driver until the test ends.
+/// # let dev = unsafe { dev.as_bound() };
 /// let pages = [Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?];
 /// // No IOMMU: the caller maps page by page instead.
-/// assert!(map(&dev, &pages)?.is_none());
+/// assert!(map(dev, &pages)?.is_none());
 /// # Ok::<(), Error>(())
 /// ```
 ///
 /// # Invariants
 ///
-/// - `state` holds a reservation of `dev` of `size` bytes (non-zero) from
-///   `dma_iova_try_alloc()`, until the reservation is dropped.
+/// - `iova` holds, until the driver unbinds, the engine's reservation of
+///   `size` bytes (non-zero), at `addr`, made with `dir` and `attrs`.
 /// - `granule` is the device's IOMMU granule, a power of two, and `head`
-///   the offset of `state.addr` in its granule.
-/// - Bit `i` of `linked` is set exactly when a link of this reservation maps
-///   granule `i` of `[state.addr - head, state.addr + size)`.
+///   the offset of `addr` in its granule.
+/// - While `iova` is not revoked, bit `i` of `linked` is set exactly when a
+///   link of this reservation maps granule `i` of `[addr - head, addr +
+///   size)`.
 /// - Linked memory stays allocated until it is unlinked or the reservation
 ///   is torn down (the contract of the `link_*` functions).
 pub struct Reservation<'a> {
-    dev: ARef<Device>,
-    state: bindings::dma_iova_state,
+    iova: Tied<Iova>,
+    addr: DmaAddress,
     size: usize,
     granule: usize,
     head: usize,
@@ -97,14 +156,6 @@ pub struct Reservation<'a> {
     linked: KVec<u64>,
     _memory: PhantomData<&'a Page>,
 }
-
-// SAFETY: The reservation is plain data and a reference to the device; the
-// C API may be called for it from any thread.
-unsafe impl Send for Reservation<'_> {}
-
-// SAFETY: The `&self` methods only read the reservation and call
-// `dma_iova_sync()`, which the C API allows concurrently.
-unsafe impl Sync for Reservation<'_> {}
 
 impl<'a> Reservation<'a> {
     /// Reserves `size` bytes of IOVA for `dev`, for links in direction
@@ -115,7 +166,7 @@ impl<'a> Reservation<'a> {
     /// (no translating IOMMU, or no IOVA space left): the driver then maps
     /// with the streaming DMA API.
     pub fn try_alloc(
-        dev: &ARef<Device>,
+        dev: &Device<Bound>,
         size: usize,
         head: usize,
         dir: DataDirection,
@@ -144,11 +195,21 @@ impl<'a> Reservation<'a> {
         if !unsafe { bindings::dma_iova_try_alloc(dev.as_raw(), &mut state, head as u64, size) } {
             return Ok(None);
         }
+        let addr = state.addr;
         // INVARIANT: The reservation was just made, with `size` bytes, at
-        // offset `head` in its granule; nothing is linked.
-        Ok(Some(Self {
-            dev: dev.clone(),
+        // offset `head` in its granule; nothing is linked. If it cannot be
+        // tied to the binding, dropping `Iova` frees it again.
+        let iova = Iova {
+            dev: dev.into(),
             state,
+            size,
+            dir,
+            attrs,
+        };
+        let iova = Tied::new(dev, iova)?;
+        Ok(Some(Self {
+            iova,
+            addr,
             size,
             granule,
             head,
@@ -171,16 +232,27 @@ impl<'a> Reservation<'a> {
     }
 
     /// The device's DMA address of byte `offset` of the reservation.
+    ///
+    /// Returns `EINVAL` past the reservation and `ENXIO` once the driver has
+    /// unbound.
     pub fn dma_address(&self, offset: usize) -> Result<DmaAddress> {
         if offset >= self.size {
             return Err(EINVAL);
         }
-        Ok(self.state.addr + offset as u64)
+        self.iova.get()?;
+        Ok(self.addr + offset as u64)
     }
 
     /// Whether the granule holding byte `offset` of the reservation is linked.
     pub fn is_linked(&self, offset: usize) -> bool {
-        offset < self.size && self.bit((self.head + offset) >> self.granule.trailing_zeros())
+        offset < self.size
+            && !self.is_revoked()
+            && self.bit((self.head + offset) >> self.granule.trailing_zeros())
+    }
+
+    /// Whether the driver has unbound, which tore the reservation down.
+    pub fn is_revoked(&self) -> bool {
+        self.iova.is_revoked()
     }
 
     /// Bytes of memory this reservation uses to track its links: a bit per
@@ -322,16 +394,20 @@ impl<'a> Reservation<'a> {
         if (at + len) & m != 0 && offset + len != self.size {
             return Err(EINVAL);
         }
-        if self.any_linked(first, last) {
+        // The engine's calls but destroy never sleep: they may run in the
+        // RCU read-side critical section of the use.
+        let mut iova = self.iova.get_mut()?;
+        if Self::any_linked(&self.linked, first, last) {
             return Err(EBUSY);
         }
+        let dev = iova.dev.as_raw();
         // SAFETY: `dev` is valid and `state` is its reservation (type
         // invariants); the range is inside it and unlinked, and the caller
         // lets the device access the memory.
         to_result(unsafe {
             bindings::dma_iova_link(
-                self.dev.as_raw(),
-                &mut self.state,
+                dev,
+                &mut iova.state,
                 phys,
                 offset,
                 len,
@@ -339,6 +415,7 @@ impl<'a> Reservation<'a> {
                 self.attrs.as_raw(),
             )
         })?;
+        drop(iova);
         // INVARIANT: The link maps granules `first..=last`.
         self.set_bits(first, last);
         Ok(())
@@ -348,10 +425,11 @@ impl<'a> Reservation<'a> {
     /// one IOTLB sync for any number of links.
     pub fn sync(&self, offset: usize, len: usize) -> Result {
         self.granules(offset, len)?;
-        let mut state = self.state;
-        // SAFETY: `dev` is valid and `state` a copy of its reservation; sync
-        // reads the state only.
-        to_result(unsafe { bindings::dma_iova_sync(self.dev.as_raw(), &mut state, offset, len) })
+        let iova = self.iova.get()?;
+        let state = core::ptr::from_ref(&iova.state).cast_mut();
+        // SAFETY: `dev` is valid and `state` its reservation; sync only reads
+        // the state.
+        to_result(unsafe { bindings::dma_iova_sync(iova.dev.as_raw(), state, offset, len) })
     }
 
     /// Makes every link visible to the device.
@@ -376,6 +454,7 @@ impl<'a> Reservation<'a> {
         {
             return Err(EINVAL);
         }
+        self.iova.get()?;
         self.unlink_granules(first, last + 1);
         Ok(())
     }
@@ -400,37 +479,36 @@ impl<'a> Reservation<'a> {
 
     /// Unlinks each run of linked granules in `first..end`, one call each.
     fn unlink_granules(&mut self, first: usize, end: usize) {
+        let (dir, attrs) = (self.dir.as_raw(), self.attrs.as_raw());
+        let (granule, head, size) = (self.granule, self.head, self.size);
+        let Ok(mut iova) = self.iova.get_mut() else {
+            // The unbind tore everything down.
+            return;
+        };
+        let dev = iova.dev.as_raw();
+        let linked = &mut self.linked;
         let mut i = first;
         while i < end {
-            if !self.bit(i) {
+            if !Self::bit_of(linked, i) {
                 i += 1;
                 continue;
             }
             let run = i;
-            while i < end && self.bit(i) {
-                self.set_bit(i, false);
+            while i < end && Self::bit_of(linked, i) {
+                linked[i / 64] &= !(1 << (i % 64));
                 i += 1;
             }
-            let (offset, len) = self.span(run, i);
+            let (offset, len) = Self::span(granule, head, size, run, i);
             // SAFETY: `dev` is valid and `state` its reservation; the run is
             // linked.
-            unsafe {
-                bindings::dma_iova_unlink(
-                    self.dev.as_raw(),
-                    &mut self.state,
-                    offset,
-                    len,
-                    self.dir.as_raw(),
-                    self.attrs.as_raw(),
-                )
-            };
+            unsafe { bindings::dma_iova_unlink(dev, &mut iova.state, offset, len, dir, attrs) };
         }
     }
 
     /// The bytes of the reservation that granules `first..end` cover.
-    fn span(&self, first: usize, end: usize) -> (usize, usize) {
-        let start = (first * self.granule).saturating_sub(self.head);
-        let stop = (end * self.granule - self.head).min(self.size);
+    fn span(granule: usize, head: usize, size: usize, first: usize, end: usize) -> (usize, usize) {
+        let start = (first * granule).saturating_sub(head);
+        let stop = (end * granule - head).min(size);
         (start, stop - start)
     }
 
@@ -445,8 +523,8 @@ impl<'a> Reservation<'a> {
 
     /// Whether any of granules `first..=last` is linked.
     #[inline]
-    fn any_linked(&self, first: usize, last: usize) -> bool {
-        (first / 64..=last / 64).any(|w| self.linked[w] & Self::mask(w, first, last) != 0)
+    fn any_linked(linked: &[u64], first: usize, last: usize) -> bool {
+        (first / 64..=last / 64).any(|w| linked[w] & Self::mask(w, first, last) != 0)
     }
 
     /// Marks granules `first..=last` linked.
@@ -458,15 +536,11 @@ impl<'a> Reservation<'a> {
     }
 
     fn bit(&self, i: usize) -> bool {
-        self.linked[i / 64] & (1 << (i % 64)) != 0
+        Self::bit_of(&self.linked, i)
     }
 
-    fn set_bit(&mut self, i: usize, on: bool) {
-        if on {
-            self.linked[i / 64] |= 1 << (i % 64);
-        } else {
-            self.linked[i / 64] &= !(1 << (i % 64));
-        }
+    fn bit_of(linked: &[u64], i: usize) -> bool {
+        linked[i / 64] & (1 << (i % 64)) != 0
     }
 }
 
@@ -500,9 +574,11 @@ impl<'a> Reservation<'a> {
     ///
     /// # let test = Test::current().unwrap();
     /// # let dev = test.device(kernel::c_str!("doc-iova-scope"))?;
+    /// # // SAFETY: A KUnit device stays bound to its driver until the test ends.
+    /// # let dev = unsafe { dev.as_bound() };
     /// let pages = [Page::alloc_page(GFP_KERNEL)?, Page::alloc_page(GFP_KERNEL)?];
     /// let done = Reservation::scope(
-    ///     &dev,
+    ///     dev,
     ///     2 * PAGE_SIZE,
     ///     0,
     ///     DataDirection::ToDevice,
@@ -521,7 +597,7 @@ impl<'a> Reservation<'a> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn scope<R>(
-        dev: &ARef<Device>,
+        dev: &Device<Bound>,
         size: usize,
         head: usize,
         dir: DataDirection,
@@ -580,23 +656,5 @@ impl<'a> core::ops::Deref for Scoped<'_, 'a> {
     /// reservation out of its scope.
     fn deref(&self) -> &Reservation<'a> {
         &self.inner
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        // The engine unmaps each run of links with one call and flushes
-        // once, holes or not, without looking the IOMMU's page tables up.
-        // SAFETY: `dev` is valid and `state` its reservation; the device is
-        // done with the links.
-        unsafe {
-            bindings::dma_iova_destroy(
-                self.dev.as_raw(),
-                &mut self.state,
-                self.size,
-                self.dir.as_raw(),
-                self.attrs.as_raw(),
-            )
-        };
     }
 }

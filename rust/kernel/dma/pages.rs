@@ -15,13 +15,17 @@
 //! too, so the device can never reach freed memory (in lazy mode, as for
 //! every unmap, once the flush queue has flushed).
 //!
+//! Like a [`Reservation`], the mapping is made for a bound device and its
+//! DMA side goes with the binding: if the driver unbinds first, the pages
+//! are unmapped then, and only the pages are left to give back.
+//!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use super::{iova::Reservation, Attrs, DataDirection, DmaAddress};
+use super::{iova::Reservation, tied::Tied, Attrs, DataDirection, DmaAddress};
 use crate::{
     alloc::{flags::GFP_KERNEL, KVec},
     bindings,
-    device::Device,
+    device::{Bound, Device},
     error::{code::*, Result},
     page::{Page, PAGE_SIZE},
     types::ARef,
@@ -29,13 +33,44 @@ use crate::{
 
 enum Path {
     Iova(Reservation<'static>),
-    /// The addresses, when unmapping needs them.
-    Streaming(Option<KVec<DmaAddress>>),
+    /// The mappings, when unmapping needs them.
+    Streaming(Option<Tied<Streamed>>),
+}
+
+/// Pages mapped one by one with `dma_map_page_attrs()`, unmapped when
+/// dropped: by the mapping's drop, or by the driver's unbind.
+///
+/// # Invariants
+///
+/// Each of `addresses` is a mapping of one page for `dev` in direction
+/// `dir`, until `self` is dropped.
+struct Streamed {
+    dev: ARef<Device>,
+    addresses: KVec<DmaAddress>,
+    dir: DataDirection,
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        for &dma in self.addresses.iter() {
+            // SAFETY: By the type invariant `dma` is a mapping of `dev`, of
+            // one page, in direction `dir`.
+            unsafe {
+                bindings::dma_unmap_page_attrs(
+                    self.dev.as_raw(),
+                    dma,
+                    PAGE_SIZE,
+                    self.dir.as_raw(),
+                    0,
+                )
+            };
+        }
+    }
 }
 
 /// Pages mapped for DMA by a device, by the two-step API or page by page.
 ///
-/// Dropping it unmaps every page.
+/// Dropping it unmaps every page, unless the driver's unbind did already.
 ///
 /// # Examples
 ///
@@ -53,12 +88,14 @@ enum Path {
 ///
 /// # let test = Test::current().unwrap();
 /// # let dev = test.device(kernel::c_str!("doc-pages"))?;
-/// dma::set_mask_and_coherent(&dev, 64)?;
+/// # // SAFETY: A KUnit device stays bound to its driver until the test ends.
+/// # let dev = unsafe { dev.as_bound() };
+/// dma::set_mask_and_coherent(dev, 64)?;
 /// let mut pages = KVec::new();
 /// pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
 /// pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
 /// let mut table = [0; 2];
-/// let mapped = MappedPages::map(&dev, pages, DataDirection::FromDevice, |i, addr| {
+/// let mapped = MappedPages::map(dev, pages, DataDirection::FromDevice, |i, addr| {
 ///     // Program the device's page table.
 ///     table[i] = addr;
 /// })?;
@@ -66,7 +103,7 @@ enum Path {
 /// assert_eq!(mapped.range(), None);
 /// // SAFETY: The page is valid.
 /// assert_eq!(table[1], unsafe { bindings::page_to_phys(mapped.pages()[1].as_ptr()) });
-/// let kept = if dma::need_unmap(&dev) { 2 * 8 } else { 0 };
+/// let kept = if dma::need_unmap(dev) { 2 * 8 } else { 0 };
 /// assert_eq!(mapped.tracking_bytes(), kept);
 /// // Unmapped, the pages come back.
 /// let pages = mapped.into_pages();
@@ -78,15 +115,13 @@ enum Path {
 ///
 /// - On the two-step path, the reservation links exactly `pages`, which the
 ///   mapping owns until the reservation is gone.
-/// - On the streaming path, every page of `pages` is mapped for `dev` with
-///   `dir`, at the address `addresses` holds when it is `Some`; otherwise
-///   `dma_need_unmap()` was false for `dev` once they were mapped.
+/// - On the streaming path, every page of `pages` is mapped, at the address
+///   the `Streamed` holds until it is revoked, when there is one; otherwise
+///   `dma_need_unmap()` was false for the device once they were mapped.
 pub struct MappedPages {
     // Dropped first: the mappings go before the pages.
     path: Path,
-    dev: ARef<Device>,
     pages: KVec<Page>,
-    dir: DataDirection,
 }
 
 impl MappedPages {
@@ -98,7 +133,7 @@ impl MappedPages {
     /// is at the first address plus `i * PAGE_SIZE`, and each run of
     /// physically contiguous pages is one link.
     pub fn map(
-        dev: &ARef<Device>,
+        dev: &Device<Bound>,
         pages: KVec<Page>,
         dir: DataDirection,
         mut address: impl FnMut(usize, DmaAddress),
@@ -123,27 +158,20 @@ impl MappedPages {
             // INVARIANT: The reservation links exactly `pages`.
             return Ok(Self {
                 path: Path::Iova(iova),
-                dev: dev.clone(),
                 pages,
-                dir,
             });
         }
 
         // Whether unmapping needs the addresses is only known once the
         // pages are mapped (a mapping may bounce): keep them all until then.
-        let addresses = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
         // INVARIANT: Each page's address is kept as soon as it is mapped, so
         // a failure part-way unmaps exactly the pages mapped so far.
-        let mut this = Self {
-            path: Path::Streaming(Some(addresses)),
-            dev: dev.clone(),
-            pages,
+        let mut streamed = Streamed {
+            dev: dev.into(),
+            addresses: KVec::with_capacity(pages.len(), GFP_KERNEL)?,
             dir,
         };
-        let Path::Streaming(Some(addresses)) = &mut this.path else {
-            return Err(EINVAL);
-        };
-        for (i, page) in this.pages.iter().enumerate() {
+        for (i, page) in pages.iter().enumerate() {
             // SAFETY: `dev` and `page` are valid; the mapping owns the page
             // until it is unmapped.
             let dma = unsafe {
@@ -161,14 +189,22 @@ impl MappedPages {
                 return Err(ENOMEM);
             }
             // Cannot fail: the capacity is reserved.
-            addresses.push(dma, GFP_KERNEL)?;
+            streamed.addresses.push(dma, GFP_KERNEL)?;
             address(i, dma);
         }
-        if !super::need_unmap(dev) {
-            // INVARIANT: `dma_need_unmap()` is false now that all are mapped.
-            this.path = Path::Streaming(None);
-        }
-        Ok(this)
+        let kept = if super::need_unmap(dev) {
+            // If it cannot be tied to the binding, dropping `streamed` unmaps.
+            Some(Tied::new(dev, streamed)?)
+        } else {
+            // INVARIANT: `dma_need_unmap()` is false now that all are mapped:
+            // forget the addresses rather than unmap.
+            streamed.addresses = KVec::new();
+            None
+        };
+        Ok(Self {
+            path: Path::Streaming(kept),
+            pages,
+        })
     }
 
     /// Unmaps the pages and gives them back.
@@ -177,26 +213,18 @@ impl MappedPages {
         core::mem::replace(&mut self.pages, KVec::new())
     }
 
+    /// Unmaps the pages: dropping the reservation unlinks them all, and
+    /// dropping the streamed mappings unmaps each page.
     fn unmap(&mut self) {
-        match core::mem::replace(&mut self.path, Path::Streaming(None)) {
-            // Dropping the reservation unlinks everything.
-            Path::Iova(iova) => drop(iova),
-            Path::Streaming(Some(addresses)) => {
-                for &dma in addresses.iter() {
-                    // SAFETY: By the type invariant `dma` is a mapping of
-                    // `dev`, of one page, in direction `dir`.
-                    unsafe {
-                        bindings::dma_unmap_page_attrs(
-                            self.dev.as_raw(),
-                            dma,
-                            PAGE_SIZE,
-                            self.dir.as_raw(),
-                            0,
-                        )
-                    };
-                }
-            }
-            Path::Streaming(None) => (),
+        self.path = Path::Streaming(None);
+    }
+
+    /// Whether the driver has unbound, which unmapped the pages.
+    pub fn is_revoked(&self) -> bool {
+        match &self.path {
+            Path::Iova(iova) => iova.is_revoked(),
+            Path::Streaming(Some(streamed)) => streamed.is_revoked(),
+            Path::Streaming(None) => false,
         }
     }
 
@@ -224,9 +252,9 @@ impl MappedPages {
     pub fn tracking_bytes(&self) -> usize {
         match &self.path {
             Path::Iova(iova) => iova.tracking_bytes(),
-            Path::Streaming(Some(addresses)) => {
-                addresses.len() * core::mem::size_of::<DmaAddress>()
-            }
+            Path::Streaming(Some(streamed)) => streamed.get().map_or(0, |s| {
+                s.addresses.len() * core::mem::size_of::<DmaAddress>()
+            }),
             Path::Streaming(None) => 0,
         }
     }

@@ -15,13 +15,17 @@
 //! process: the notifier holds the `mm_struct` (not its address space), and
 //! a fault after the process has gone fails with `EFAULT`.
 //!
+//! Its mappings go with the binding of the device's driver, as a
+//! [`DmaMap`]'s do: if the driver unbinds while the mirror is still there,
+//! every entry is unmapped then, and mapping fails with `ENXIO` after.
+//!
 //! C header: [`include/linux/hmm.h`](srctree/include/linux/hmm.h)
 
 use super::{pfn::VALID, DmaMap, Pfn};
 use crate::{
     alloc::{flags::GFP_KERNEL, KVVec},
     bindings,
-    device::Device,
+    device::{Bound, Device},
     dma::{DataDirection, DmaAddress},
     error::{code::*, to_result, Error, Result},
     ffi::c_ulong,
@@ -31,7 +35,7 @@ use crate::{
     prelude::{pin_data, pinned_drop, try_pin_init},
     sync::Mutex,
     time::Ktime,
-    types::{ARef, Opaque},
+    types::Opaque,
 };
 use core::{ops::DerefMut, pin::Pin};
 
@@ -74,7 +78,7 @@ impl Mirror {
     /// space's `mmap_lock` held (from a driver's `mmap()`, say): inserting
     /// the notifier may take it.
     pub fn of_current(
-        dev: &ARef<Device>,
+        dev: &Device<Bound>,
         start: usize,
         entries: usize,
         dir: DataDirection,

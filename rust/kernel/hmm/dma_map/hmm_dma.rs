@@ -15,7 +15,7 @@
 //!
 //! C header: [`include/linux/hmm-dma.h`](srctree/include/linux/hmm-dma.h)
 
-use super::{DmaMap, P2p, Path, Words, VALID};
+use super::{Dma, DmaMap, P2p, Path, Slots, Words, VALID};
 use crate::{
     bindings,
     device::Device,
@@ -41,20 +41,30 @@ impl DmaMap {
     unsafe fn into_c(self, map: *mut bindings::hmm_dma_map) {
         let this = ManuallyDrop::new(self);
         // SAFETY: The fields are moved out of a value that is not dropped.
-        let (dev, pfns, path) = unsafe {
-            (
-                ptr::read(&this.dev),
-                ptr::read(&this.pfns),
-                ptr::read(&this.path),
-            )
+        let (pfns, dma) = unsafe { (ptr::read(&this.pfns), ptr::read(&this.dma)) };
+        let slots = match dma {
+            Dma::Plain(slots) => slots,
+            tied @ Dma::Tied(_) => {
+                // Never: the C face makes only plain maps. Were it to get
+                // another, it would tear it down and give C a map that is
+                // not set up.
+                drop((pfns, tied));
+                // SAFETY: `map` is valid for writes by the function's
+                // contract.
+                unsafe { map.write(Default::default()) };
+                return;
+            }
         };
+        let slots = ManuallyDrop::new(slots);
+        // SAFETY: As above, out of the slots.
+        let (dev, path) = unsafe { (ptr::read(&slots.dev), ptr::read(&slots.path)) };
         // The C struct keeps the map's reference to the device, which
         // `from_c()` takes back: no reference count changes per call.
         core::mem::forget(dev);
         let (state, dma_list) = match path {
             Path::Iova(state) => (state, ptr::null_mut()),
-            Path::Direct(Some(list)) => (Default::default(), list.into_raw_parts().0),
-            Path::Direct(None) => (Default::default(), ptr::null_mut()),
+            Path::Streaming(Some(list)) => (Default::default(), list.into_raw_parts().0),
+            Path::Streaming(None) => (Default::default(), ptr::null_mut()),
         };
         // SAFETY: `map` is valid for writes by the function's contract.
         unsafe {
@@ -79,26 +89,34 @@ impl DmaMap {
         // SAFETY: By the function's contract `pfn_list` came from
         // `Words::into_raw()`.
         let pfns = unsafe { Words::from_raw(map.pfn_list) };
-        let path = if map.state.__size != 0 {
-            Path::Iova(map.state)
+        let (path, iova) = if map.state.__size != 0 {
+            (Path::Iova(map.state), Some(map.state.addr))
         } else if map.dma_list.is_null() {
-            Path::Direct(None)
+            (Path::Streaming(None), None)
         } else {
             // SAFETY: The list came from a vector of one address per entry,
             // allocated with exactly that capacity.
-            Path::Direct(Some(unsafe {
+            let list = unsafe {
                 crate::alloc::KVVec::from_raw_parts(map.dma_list, pfns.len(), pfns.len())
-            }))
+            };
+            (Path::Streaming(Some(list)), None)
         };
         // SAFETY: `dev` is the map's device by the function's contract, and
         // `into_c()` left the map's reference to it in the C struct, which
         // this takes back.
         let dev = unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(dev.cast::<Device>())) };
-        Self {
+        let dir = DataDirection::Bidirectional;
+        let slots = Slots {
             dev,
-            pfns,
-            dir: DataDirection::Bidirectional,
             path,
+            entries: pfns.len(),
+            dir,
+        };
+        Self {
+            pfns,
+            dir,
+            dma: Dma::Plain(slots),
+            iova,
             check_write: false,
         }
     }
@@ -144,10 +162,23 @@ pub(crate) unsafe extern "C" fn hmm_dma_map_alloc(
         return EINVAL.to_errno();
     }
     // SAFETY: `dev` is valid by the function's contract.
-    let dev: ARef<Device> = unsafe { Device::get_device(dev) };
-    match DmaMap::new(&dev, nr_entries, DataDirection::Bidirectional) {
-        Ok(mut this) => {
-            this.check_write = false;
+    let dev = unsafe { Device::as_ref(dev) };
+    let dir = DataDirection::Bidirectional;
+    let made = Slots::new(dev, nr_entries, dir).and_then(|slots| {
+        let iova = match &slots.path {
+            Path::Iova(state) => Some(state.addr),
+            Path::Streaming(_) => None,
+        };
+        Ok(DmaMap {
+            pfns: Words::new(nr_entries)?,
+            dir,
+            dma: Dma::Plain(slots),
+            iova,
+            check_write: false,
+        })
+    });
+    match made {
+        Ok(this) => {
             // SAFETY: `map` is valid for writes by the function's contract.
             unsafe { this.into_c(map) };
             0
