@@ -9,6 +9,7 @@
 //! fails the build when the kernel is linked), and at run time for `try_read32`,
 //! `try_write32`, ..., against the size actually mapped. The `_relaxed` accessors do not order
 //! the access against normal memory accesses, as `readl_relaxed()` and the like.
+//! [`poll::read_poll_timeout`] waits for a register to say that the device is ready.
 //!
 //! C header: [`include/asm-generic/io.h`](srctree/include/asm-generic/io.h)
 //!
@@ -19,6 +20,8 @@ use crate::{
     error::{code::EINVAL, Result},
 };
 use core::ffi::c_void;
+
+pub mod poll;
 
 /// A mapped window of at least `SIZE` bytes of device registers, at `addr`.
 ///
