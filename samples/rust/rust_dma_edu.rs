@@ -25,9 +25,9 @@
 //! 4. isolation: the device aims one more write at the saved pages' stale
 //!    DMA address. Behind an IOMMU it must not reach them.
 //!
-//! The driver waits for each command by polling, with a timeout: a device
-//! that does not finish gives `ETIMEDOUT`, and memory it might still write
-//! is never freed.
+//! The driver waits for each command by polling its typed command register
+//! with `read_poll_timeout()`: a device that does not finish in time gives
+//! `ETIMEDOUT`, and memory it might still write is never freed.
 //!
 //! Each round is reported by `dev_info!` and in the device's `dma_report`
 //! file; writing `<pages> [<timeout_ms>]` to its `dma_round` file runs one:
@@ -39,17 +39,19 @@
 
 use core::{fmt, fmt::Write};
 use kernel::{
-    bindings, c_str, dev_err, dev_info, device,
+    bindings, c_str, dev_err, dev_info,
+    device::{self, Bound},
     devres::Devres,
     dma::{pages::MappedPages, DataDirection, Device as _, DmaAddress, DmaMask},
     error::code::*,
+    io::poll::read_poll_timeout,
     iommu::Domain,
     new_mutex,
     page::{Page, PAGE_SIZE},
     pci,
     prelude::*,
     sync::Mutex,
-    time::Ktime,
+    time::{delay::fsleep, Delta, Ktime},
     types::ARef,
 };
 
@@ -71,21 +73,84 @@ kernel::pci_device_table!(
     )]
 );
 
-/// The registers of `edu`, in BAR 0.
+/// The registers of `edu` the driver uses, in BAR 0.
 mod regs {
+    /// [`Ident`](super::Ident).
     pub(crate) const IDENT: usize = 0x00;
+    /// A transfer's source address.
     pub(crate) const DMA_SRC: usize = 0x80;
+    /// A transfer's destination address.
     pub(crate) const DMA_DST: usize = 0x88;
+    /// A transfer's length in bytes.
     pub(crate) const DMA_COUNT: usize = 0x90;
+    /// [`DmaCmd`](super::DmaCmd).
     pub(crate) const DMA_CMD: usize = 0x98;
     /// The registers the driver uses end here.
     pub(crate) const SIZE: usize = 0xa0;
 }
 
-/// `DMA_CMD`: start a transfer; the device clears it when done.
-const CMD_RUN: u64 = 1 << 0;
-/// `DMA_CMD`: the transfer goes from the device's buffer to RAM.
-const CMD_TO_RAM: u64 = 1 << 1;
+/// BAR 0, as far as the driver uses it.
+type Bar0 = pci::Bar<{ regs::SIZE }>;
+
+/// The identification register: `0xMMmm00ed` for version MM.mm.
+#[derive(Clone, Copy)]
+struct Ident(u32);
+
+impl Ident {
+    fn read(bar: &Bar0) -> Self {
+        Self(bar.read32(regs::IDENT))
+    }
+
+    fn is_edu(self) -> bool {
+        self.0 & 0xff == 0xed
+    }
+
+    fn major(self) -> u32 {
+        self.0 >> 24
+    }
+
+    fn minor(self) -> u32 {
+        (self.0 >> 16) & 0xff
+    }
+}
+
+/// The DMA command register.
+#[derive(Clone, Copy)]
+struct DmaCmd(u64);
+
+impl DmaCmd {
+    /// Start a transfer; the device clears it when done.
+    const RUN: u64 = 1 << 0;
+    /// The transfer goes from the device's buffer to RAM.
+    const TO_RAM: u64 = 1 << 1;
+
+    fn read(bar: &Bar0) -> Self {
+        Self(bar.read64(regs::DMA_CMD))
+    }
+
+    /// A transfer between RAM and the device's buffer, in direction `dir`
+    /// as seen from RAM.
+    fn start(dir: DataDirection) -> Result<Self> {
+        match dir {
+            DataDirection::ToDevice => Ok(Self(Self::RUN)),
+            DataDirection::FromDevice => Ok(Self(Self::RUN | Self::TO_RAM)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Whether a transfer is running: the device ignores new ones then.
+    fn is_running(self) -> bool {
+        self.0 & Self::RUN != 0
+    }
+
+    /// Starts the transfer of `len` bytes from `src` to `dst`.
+    fn write(self, bar: &Bar0, src: u64, dst: u64, len: usize) {
+        bar.write64(src, regs::DMA_SRC);
+        bar.write64(dst, regs::DMA_DST);
+        bar.write64(len as u64, regs::DMA_COUNT);
+        bar.write64(self.0, regs::DMA_CMD);
+    }
+}
 /// Where the device's buffer is in its own address space.
 const BUF_ADDR: u64 = 0x40000;
 /// The device's buffer; QEMU stops the machine for a transfer that touches
@@ -106,10 +171,12 @@ const DEFAULT_TIMEOUT_MS: u64 = 1000;
 const MAX_TIMEOUT_MS: u64 = 10_000;
 /// How long a lazy IOMMU domain may keep an unmapped IOVA in its IOTLB:
 /// twice its flush queue's timeout, which is 10 ms.
-const LAZY_FLUSH_MS: u32 = 20;
+const LAZY_FLUSH: Delta = Delta::from_millis(20);
 /// How long a device that timed out may take to stop before the driver
 /// gives up on the memory it could still write.
-const QUIESCE_MS: u64 = 2000;
+const QUIESCE: Delta = Delta::from_millis(2000);
+/// How often the driver looks whether a command has finished.
+const POLL: Delta = Delta::from_millis(1);
 /// What the CPU writes into the saved pages before the stale write.
 const POISON: u8 = 0x5a;
 
@@ -257,7 +324,7 @@ pub struct EduDma {
     dev: ARef<device::Device>,
     /// The registers, until the driver unbinds.
     #[pin]
-    bar: Devres<pci::Bar<{ regs::SIZE }>>,
+    bar: Devres<Bar0>,
     /// Serialises rounds: the device has one DMA engine.
     #[pin]
     state: Mutex<State>,
@@ -284,12 +351,12 @@ impl pci::Driver for EduDma {
             }),
             GFP_KERNEL,
         )?;
-        let ident = this.bar.access(pdev.as_ref())?.read32(regs::IDENT);
-        if ident & 0xff != 0xed {
+        let ident = Ident::read(this.bar.access(pdev.as_ref())?);
+        if !ident.is_edu() {
             dev_err!(
                 pdev.as_ref(),
                 "not an edu device: identification {:#x}\n",
-                ident
+                ident.0
             );
             return Err(ENODEV);
         }
@@ -297,8 +364,8 @@ impl pci::Driver for EduDma {
         dev_info!(
             pdev.as_ref(),
             "edu {}.{}, {}-bit DMA: write <pages> to dma_round to run a round\n",
-            ident >> 24,
-            (ident >> 16) & 0xff,
+            ident.major(),
+            ident.minor(),
             DMA_BITS
         );
         Ok(this)
@@ -327,7 +394,12 @@ struct Lists {
 impl EduDma {
     /// Runs a round with lists of `pages` pages, each device command given
     /// `timeout_ms` to finish.
-    pub fn run(&self, pages: usize, timeout_ms: u64) -> Result<Report> {
+    pub fn run(
+        &self,
+        dev: &device::Device<Bound>,
+        pages: usize,
+        timeout_ms: u64,
+    ) -> Result<Report> {
         if pages == 0 || pages > MAX_PAGES || timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
             return Err(EINVAL);
         }
@@ -337,7 +409,7 @@ impl EduDma {
         }
         state.rounds += 1;
         let round = state.rounds;
-        let result = self.round(round, pages, timeout_ms, &mut state.wedged);
+        let result = self.round(dev, round, pages, timeout_ms, &mut state.wedged);
         match result {
             Ok(report) => {
                 dev_info!(&*self.dev, "{}\n", report.summary());
@@ -353,6 +425,7 @@ impl EduDma {
 
     fn round(
         &self,
+        dev: &device::Device<Bound>,
         round: u64,
         pages: usize,
         timeout_ms: u64,
@@ -365,7 +438,7 @@ impl EduDma {
         let restored = alloc_pages(pages, None)?;
 
         let start = now_ns();
-        let lists = self.map(source, saved, restored)?;
+        let lists = self.map(dev, source, saved, restored)?;
         let mapped = now_ns();
         let transfers = match self.save_and_restore(&lists.tables, bytes, timeout_ms) {
             Ok(n) => n,
@@ -417,10 +490,16 @@ impl EduDma {
     }
 
     /// Maps the lists and derives the device's address table of each.
-    fn map(&self, source: KVec<Page>, saved: KVec<Page>, restored: KVec<Page>) -> Result<Lists> {
+    fn map(
+        &self,
+        dev: &device::Device<Bound>,
+        source: KVec<Page>,
+        saved: KVec<Page>,
+        restored: KVec<Page>,
+    ) -> Result<Lists> {
         let mut addresses = KVec::from_elem(0, source.len(), GFP_KERNEL)?;
         let mut map = |pages, dir| -> Result<(MappedPages, Table)> {
-            let mapped = MappedPages::map(&self.dev, pages, dir, |i, addr| addresses[i] = addr)?;
+            let mapped = MappedPages::map(dev, pages, dir, |i, addr| addresses[i] = addr)?;
             Ok((mapped, Table::new(&addresses)?))
         };
         let (source, t0) = map(source, DataDirection::ToDevice)?;
@@ -494,59 +573,38 @@ impl EduDma {
         if len == 0 || buf_off + len >= BUF_SIZE {
             return Err(EINVAL);
         }
+        let cmd = DmaCmd::start(dir)?;
         // The device ignores a command while it runs one.
-        if self.read64(regs::DMA_CMD)? & CMD_RUN != 0 {
+        if self.dma_cmd()?.is_running() {
             return Err(EBUSY);
         }
         let buf = BUF_ADDR + buf_off as u64;
-        let (src, dst, cmd) = match dir {
-            DataDirection::ToDevice => (addr, buf, CMD_RUN),
-            DataDirection::FromDevice => (buf, addr, CMD_RUN | CMD_TO_RAM),
-            _ => return Err(EINVAL),
+        let (src, dst) = match dir {
+            DataDirection::ToDevice => (addr, buf),
+            _ => (buf, addr),
         };
         self.bar
-            .try_access_with(|bar| {
-                bar.write64(src, regs::DMA_SRC);
-                bar.write64(dst, regs::DMA_DST);
-                bar.write64(len as u64, regs::DMA_COUNT);
-                bar.write64(cmd, regs::DMA_CMD);
-            })
+            .try_access_with(|bar| cmd.write(bar, src, dst, len))
             .ok_or(ENODEV)?;
-        self.wait_idle(timeout_ms)
+        self.wait_idle(Delta::from_millis(timeout_ms as i64))
     }
 
-    /// Reads a 64-bit register; `ENODEV` once the driver is unbinding.
-    fn read64(&self, offset: usize) -> Result<u64> {
-        self.bar
-            .try_access_with(|bar| bar.read64(offset))
-            .ok_or(ENODEV)
+    /// The DMA command register; `ENODEV` once the driver is unbinding.
+    fn dma_cmd(&self) -> Result<DmaCmd> {
+        self.bar.try_access_with(DmaCmd::read).ok_or(ENODEV)
     }
 
     /// Waits until the device has no command running, for at most
-    /// `timeout_ms`.
-    fn wait_idle(&self, timeout_ms: u64) -> Result {
-        let deadline = now_ns().saturating_add(timeout_ms.saturating_mul(1_000_000));
-        loop {
-            // Time is read first: a command that ends while the driver
-            // sleeps past the deadline has not timed out.
-            let late = now_ns() > deadline;
-            if self.read64(regs::DMA_CMD)? & CMD_RUN == 0 {
-                return Ok(());
-            }
-            if late {
-                return Err(ETIMEDOUT);
-            }
-            // SAFETY: Sleeping is allowed here: rounds run in process
-            // context, under a mutex.
-            unsafe { bindings::msleep(1) };
-        }
+    /// `timeout`.
+    fn wait_idle(&self, timeout: Delta) -> Result {
+        read_poll_timeout(|| self.dma_cmd(), |cmd| !cmd.is_running(), POLL, timeout).map(|_| ())
     }
 
     /// After a failed command: waits for the device to stop before `keep`,
     /// the memory it may write, is released; if it does not stop, leaks
     /// `keep` and marks the device wedged. Returns `err`.
     fn quiesce<K>(&self, err: Error, keep: K, wedged: &mut bool) -> Error {
-        if self.wait_idle(QUIESCE_MS).is_err() {
+        if self.wait_idle(QUIESCE).is_err() {
             dev_err!(
                 &*self.dev,
                 "the device does not stop: leaking the memory it may write\n"
@@ -581,8 +639,7 @@ impl EduDma {
             // A lazy domain flushes unmapped IOVAs from the IOTLB from its
             // flush queue, within 10 ms: until then the device may still
             // reach the pages (which are still the driver's).
-            // SAFETY: Rounds run in process context.
-            unsafe { bindings::msleep(LAZY_FLUSH_MS) };
+            fsleep(LAZY_FLUSH);
         }
         if let Err(err) = self.command(at, 0, CHUNK, DataDirection::FromDevice, timeout_ms) {
             return Err(self.quiesce(err, saved, wedged));
@@ -594,12 +651,12 @@ impl EduDma {
         Ok(Isolation::Blocked)
     }
 
-    fn store_round(&self, input: &[u8]) -> Result {
+    fn store_round(&self, pdev: &pci::Device<Bound>, input: &[u8]) -> Result {
         let (pages, timeout_ms) = parse_round(input)?;
-        self.run(pages, timeout_ms).map(|_| ())
+        self.run(pdev.as_ref(), pages, timeout_ms).map(|_| ())
     }
 
-    fn show_report(&self, out: &mut pci::AttributeText) -> Result {
+    fn show_report(&self, _pdev: &pci::Device<Bound>, out: &mut pci::AttributeText) -> Result {
         let state = self.state.lock();
         let written = match &state.last {
             Last::None => writeln!(
@@ -744,131 +801,5 @@ fn now_ns() -> u64 {
 }
 
 #[cfg(CONFIG_SAMPLE_RUST_DMA_EDU_KUNIT_TEST)]
-mod tests {
-    //! KUnit: the sample's rounds on the `edu` device it has bound.
-
-    use super::*;
-    use kernel::kunit::{Outcome, Stop, Test};
-
-    /// Runs `f` on the bound device; skips when the machine has no edu
-    /// device, fails when the sample did not bind it.
-    fn with_edu(
-        t: &Test,
-        f: impl FnOnce(&pci::Device<device::Bound>, &EduDma) -> Outcome,
-    ) -> Outcome {
-        if let Some(outcome) = pci::with_bound::<EduDma, _>(|pdev, edu| f(pdev, edu.get_ref())) {
-            return outcome;
-        }
-        // SAFETY: The lookup takes a reference, which is dropped at once.
-        let present = unsafe {
-            let pdev = bindings::pci_get_device(0x1234, 0x11e8, core::ptr::null_mut());
-            bindings::pci_dev_put(pdev);
-            !pdev.is_null()
-        };
-        if present {
-            t.fail(format_args!("edu (1234:11e8) is not bound to the sample"));
-            return Err(Stop::Failed);
-        }
-        Err(t.skip("no QEMU edu device (1234:11e8) on this machine"))
-    }
-
-    /// Whether the boot translates the device's DMA.
-    fn translated(pdev: &pci::Device<device::Bound>) -> bool {
-        // SAFETY: The device is bound, which keeps its domain, while the
-        // reference is used.
-        unsafe { Domain::of_device(pdev.as_ref()) }.is_some_and(Domain::is_dma_api)
-    }
-
-    fn round_trip(t: &Test) -> Outcome {
-        with_edu(t, |pdev, edu| {
-            let pages = 3;
-            let report = match edu.run(pages, DEFAULT_TIMEOUT_MS) {
-                Ok(report) => report,
-                Err(err) => {
-                    t.fail(format_args!("the round failed: {:?}", err));
-                    return Err(Stop::Failed);
-                }
-            };
-            t.expect_eq(report.pages, pages, "pages per list");
-            t.expect_eq(report.verified, 2 * pages * PAGE_SIZE, "bytes verified");
-            let chunks = (pages * PAGE_SIZE).div_ceil(CHUNK);
-            if translated(pdev) {
-                t.expect(report.two_step, "the two-step path behind an IOMMU");
-                t.expect_eq(report.segments, 3, "one range per list");
-                t.expect_eq(
-                    report.transfers,
-                    4 * chunks + 1,
-                    "commands, one per chunk and way, and the stale write",
-                );
-                t.expect_eq(report.isolation, Isolation::Blocked, "the stale write");
-                // SAFETY: As in `translated()`.
-                let domain = unsafe { Domain::of_device(pdev.as_ref()) }.expect("a domain");
-                for i in 0..pages {
-                    let iova = report.saved_at + (i * PAGE_SIZE) as u64;
-                    t.expect_eq(domain.iova_to_phys(iova), 0, "the saved pages unmapped");
-                }
-            } else {
-                t.expect(!report.two_step, "page by page without IOMMU");
-                t.expect(
-                    report.transfers >= 4 * chunks,
-                    "at least a command per chunk and way",
-                );
-                t.expect_eq(
-                    report.isolation,
-                    Isolation::NotTranslated,
-                    "the stale write",
-                );
-            }
-            Ok(())
-        })
-    }
-
-    fn timeout_is_an_error(t: &Test) -> Outcome {
-        with_edu(t, |_, edu| {
-            // A command takes 100 ms: 1 ms is too short.
-            let err = edu.run(1, 1).err();
-            t.expect_eq(
-                err,
-                Some(ETIMEDOUT),
-                "a command that does not finish in time",
-            );
-            // The device finished meanwhile and works again.
-            let report = edu.run(1, DEFAULT_TIMEOUT_MS);
-            t.expect(report.is_ok(), "a round after the timeout");
-            Ok(())
-        })
-    }
-
-    fn bad_input(t: &Test) -> Outcome {
-        t.expect_eq(
-            parse_round(b"\n"),
-            Ok((DEFAULT_PAGES, DEFAULT_TIMEOUT_MS)),
-            "defaults",
-        );
-        t.expect_eq(parse_round(b"8 250\n"), Ok((8, 250)), "pages and timeout");
-        for bad in [&b"x"[..], b"-1", b"1 2 3", b"\xff"] {
-            t.expect_eq(parse_round(bad), Err(EINVAL), "a malformed request");
-        }
-        with_edu(t, |_, edu| {
-            for (pages, timeout) in [
-                (0, 100),
-                (MAX_PAGES + 1, 100),
-                (1, 0),
-                (1, MAX_TIMEOUT_MS + 1),
-                (1, u64::MAX),
-            ] {
-                t.expect_eq(
-                    edu.run(pages, timeout).err(),
-                    Some(EINVAL),
-                    "a refused round",
-                );
-            }
-            Ok(())
-        })
-    }
-
-    kernel::kunit_suite! {
-        name: "rust_dma_edu",
-        cases: [round_trip, timeout_is_an_error, bad_input],
-    }
-}
+#[path = "rust_dma_edu_kunit.rs"]
+mod tests;

@@ -28,4 +28,6 @@ QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
 					      # pool, for the untrusted-device tests.
 					      '-m', '4608',
 					      '-device', 'virtio-iommu-pci',
-					      '-device', 'edu'])
+					      '-device', 'edu',
+					      # For the PCI driver-model sample.
+					      '-device', 'pci-testdev'])

@@ -30,4 +30,6 @@ QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
 					      # The IOMMU comes before the devices it
 					      # translates for.
 					      '-device', 'intel-iommu',
-					      '-device', 'edu'])
+					      '-device', 'edu',
+					      # For the PCI driver-model sample.
+					      '-device', 'pci-testdev'])
