@@ -170,9 +170,8 @@ static int path_iova_on_demand(struct bench *b, unsigned int n)
 	return ret;
 }
 
-#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST)
 /*
- * In dma_rust_kunit.rs: MappedPages' two-step path, a kernel::dma::iova::
+ * In dma_bench_rust.rs: MappedPages' two-step path, a kernel::dma::iova::
  * Reservation with a link per run of contiguous pages, dropped.
  */
 int dma_bench_pages(struct device *dev, struct page **pages, unsigned int n,
@@ -182,10 +181,9 @@ static int path_mapped_pages(struct bench *b, unsigned int n)
 {
 	return dma_bench_pages(b->dev, b->pages, n, &b->started, &b->mapped);
 }
-#endif
 
-#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST) && IS_ENABLED(CONFIG_HMM_MIRROR)
-/* In dma_rust_kunit.rs: kernel::hmm::DmaMap, mapped at once, dropped. */
+#if IS_ENABLED(CONFIG_HMM_MIRROR)
+/* In dma_bench_rust.rs: kernel::hmm::DmaMap, mapped at once, dropped. */
 int dma_bench_hmm(struct device *dev, struct page **pages, unsigned int n,
 		  u64 *started, u64 *mapped);
 
@@ -212,11 +210,9 @@ static const struct {
 	{ "iova_on_demand", path_iova_on_demand, 2 },
 	{ "iova_holes", path_iova_holes, 4 },
 	{ "ops_floor", path_ops_floor, 0 },
-#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST)
 	/* And a bit a page in the Reservation. */
 	{ "mapped_pages", path_mapped_pages, 3 },
-#endif
-#if IS_ENABLED(CONFIG_DMA_RUST_KUNIT_TEST) && IS_ENABLED(CONFIG_HMM_MIRROR)
+#if IS_ENABLED(CONFIG_HMM_MIRROR)
 	/* The PFN word, which the HMM mirror keeps anyway, and the record. */
 	{ "hmm_dma_map", path_hmm_dma_map, 8 * sizeof(unsigned long) + 2 },
 #endif
