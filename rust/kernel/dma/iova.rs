@@ -335,7 +335,13 @@ impl<'a> Reservation<'a> {
         const PAGE: u64 = crate::page::PAGE_SIZE as u64;
         // `[offset, at)` is what the runs linked so far cover.
         let mut at = offset;
+        let shape = self.shape();
         let ret = 'link: {
+            // One use of the engine's state for all the runs.
+            let mut iova = match self.iova.get_mut() {
+                Ok(iova) => iova,
+                Err(e) => break 'link Err(e),
+            };
             // The run being gathered: its first address and length.
             let mut run: Option<(u64, usize)> = None;
             for phys in pages {
@@ -344,7 +350,9 @@ impl<'a> Reservation<'a> {
                     _ => {
                         if let Some((start, len)) = run.replace((phys, PAGE as usize)) {
                             // SAFETY: By the function's contract.
-                            if let Err(e) = unsafe { self.link_phys(at, start, len) } {
+                            let ret =
+                                unsafe { shape.link(&mut iova, &mut self.linked, at, start, len) };
+                            if let Err(e) = ret {
                                 break 'link Err(e);
                             }
                             // Linked, so inside the reservation: no overflow.
@@ -355,7 +363,9 @@ impl<'a> Reservation<'a> {
             }
             match run {
                 // SAFETY: By the function's contract.
-                Some((start, len)) => unsafe { self.link_phys(at, start, len) },
+                Some((start, len)) => unsafe {
+                    shape.link(&mut iova, &mut self.linked, at, start, len)
+                },
                 None => Ok(()),
             }
         };
@@ -378,47 +388,21 @@ impl<'a> Reservation<'a> {
     /// reservation's direction says, until it is unlinked or the reservation
     /// is torn down.
     pub unsafe fn link_phys(&mut self, offset: usize, phys: u64, len: usize) -> Result {
-        let (first, last) = self.granules(offset, len)?;
-        phys.checked_add(len as u64).ok_or(EOVERFLOW)?;
-        let g = self.granule;
-        // Only the first link may start inside a granule, at the reserved
-        // offset; the memory must sit at the same offset in its granule.
-        let at = self.head + offset;
-        // A power of two: masks, not divisions.
-        let m = g - 1;
-        if phys as usize & m != at & m || (at & m != 0 && offset != 0) {
-            return Err(EINVAL);
-        }
-        // Only the last link may end inside a granule: teardown works on
-        // whole granules.
-        if (at + len) & m != 0 && offset + len != self.size {
-            return Err(EINVAL);
-        }
-        // The engine's calls but destroy never sleep: they may run in the
-        // RCU read-side critical section of the use.
+        let shape = self.shape();
         let mut iova = self.iova.get_mut()?;
-        if Self::any_linked(&self.linked, first, last) {
-            return Err(EBUSY);
+        // SAFETY: By the function's contract.
+        unsafe { shape.link(&mut iova, &mut self.linked, offset, phys, len) }
+    }
+
+    /// What a link is checked against, apart from the reservation.
+    fn shape(&self) -> Shape {
+        Shape {
+            size: self.size,
+            granule: self.granule,
+            head: self.head,
+            dir: self.dir,
+            attrs: self.attrs,
         }
-        let dev = iova.dev.as_raw();
-        // SAFETY: `dev` is valid and `state` is its reservation (type
-        // invariants); the range is inside it and unlinked, and the caller
-        // lets the device access the memory.
-        to_result(unsafe {
-            bindings::dma_iova_link(
-                dev,
-                &mut iova.state,
-                phys,
-                offset,
-                len,
-                self.dir.as_raw(),
-                self.attrs.as_raw(),
-            )
-        })?;
-        drop(iova);
-        // INVARIANT: The link maps granules `first..=last`.
-        self.set_bits(first, last);
-        Ok(())
     }
 
     /// Makes the links of `[offset, offset + len)` visible to the device:
@@ -467,14 +451,7 @@ impl<'a> Reservation<'a> {
     /// Checks `[offset, offset + len)` and returns its first and last
     /// granule.
     fn granules(&self, offset: usize, len: usize) -> Result<(usize, usize)> {
-        let end = offset.checked_add(len).ok_or(EOVERFLOW)?;
-        if len == 0 || end > self.size {
-            return Err(EINVAL);
-        }
-        Ok((
-            (self.head + offset) >> self.granule.trailing_zeros(),
-            (self.head + end - 1) >> self.granule.trailing_zeros(),
-        ))
+        self.shape().granules(offset, len)
     }
 
     /// Unlinks each run of linked granules in `first..end`, one call each.
@@ -527,20 +504,94 @@ impl<'a> Reservation<'a> {
         (first / 64..=last / 64).any(|w| linked[w] & Self::mask(w, first, last) != 0)
     }
 
-    /// Marks granules `first..=last` linked.
-    #[inline]
-    fn set_bits(&mut self, first: usize, last: usize) {
-        for w in first / 64..=last / 64 {
-            self.linked[w] |= Self::mask(w, first, last);
-        }
-    }
-
     fn bit(&self, i: usize) -> bool {
         Self::bit_of(&self.linked, i)
     }
 
     fn bit_of(linked: &[u64], i: usize) -> bool {
         linked[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// The layout of a reservation and how it links: what checking and making a
+/// link needs besides the engine's state and the bits of what is linked, so
+/// that a batch of links borrows those once.
+#[derive(Clone, Copy)]
+struct Shape {
+    size: usize,
+    granule: usize,
+    head: usize,
+    dir: DataDirection,
+    attrs: Attrs,
+}
+
+impl Shape {
+    /// Checks `[offset, offset + len)` and returns its first and last
+    /// granule.
+    fn granules(&self, offset: usize, len: usize) -> Result<(usize, usize)> {
+        let end = offset.checked_add(len).ok_or(EOVERFLOW)?;
+        if len == 0 || end > self.size {
+            return Err(EINVAL);
+        }
+        Ok((
+            (self.head + offset) >> self.granule.trailing_zeros(),
+            (self.head + end - 1) >> self.granule.trailing_zeros(),
+        ))
+    }
+
+    /// Links `len` bytes at `phys` at `offset` of the reservation `iova`,
+    /// whose linked granules `linked` marks.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Reservation::link_phys`].
+    unsafe fn link(
+        &self,
+        iova: &mut Iova,
+        linked: &mut [u64],
+        offset: usize,
+        phys: u64,
+        len: usize,
+    ) -> Result {
+        let (first, last) = self.granules(offset, len)?;
+        phys.checked_add(len as u64).ok_or(EOVERFLOW)?;
+        // Only the first link may start inside a granule, at the reserved
+        // offset; the memory must sit at the same offset in its granule.
+        let at = self.head + offset;
+        // A power of two: masks, not divisions.
+        let m = self.granule - 1;
+        if phys as usize & m != at & m || (at & m != 0 && offset != 0) {
+            return Err(EINVAL);
+        }
+        // Only the last link may end inside a granule: teardown works on
+        // whole granules.
+        if (at + len) & m != 0 && offset + len != self.size {
+            return Err(EINVAL);
+        }
+        if Reservation::any_linked(linked, first, last) {
+            return Err(EBUSY);
+        }
+        // SAFETY: `dev` is valid and `state` is its reservation (type
+        // invariants of `Iova`); the range is inside it and unlinked, and
+        // the caller lets the device access the memory. The engine's calls
+        // but destroy never sleep: they may run in the RCU read-side
+        // critical section of a use of a `Tied`.
+        to_result(unsafe {
+            bindings::dma_iova_link(
+                iova.dev.as_raw(),
+                &mut iova.state,
+                phys,
+                offset,
+                len,
+                self.dir.as_raw(),
+                self.attrs.as_raw(),
+            )
+        })?;
+        // INVARIANT: The link maps granules `first..=last`.
+        for w in first / 64..=last / 64 {
+            linked[w] |= Reservation::mask(w, first, last);
+        }
+        Ok(())
     }
 }
 
