@@ -588,8 +588,9 @@ impl Shape {
             )
         })?;
         // INVARIANT: The link maps granules `first..=last`.
-        for w in first / 64..=last / 64 {
-            linked[w] |= Reservation::mask(w, first, last);
+        let words = first / 64..=last / 64;
+        for (w, word) in words.clone().zip(&mut linked[words]) {
+            *word |= Reservation::mask(w, first, last);
         }
         Ok(())
     }
