@@ -18,6 +18,10 @@ use crate::{
 };
 use core::ptr;
 
+mod attribute;
+
+pub use attribute::{Attribute, AttributeText, ShowFn, StoreFn};
+
 /// How a bus registers and unregisters one of its C driver structures.
 ///
 /// # Safety

@@ -33,20 +33,19 @@ pub mod p2pdma;
 pub use self::id::{Class, ClassMask, Vendor};
 pub use self::io::Bar;
 
-use crate::ffi::{c_char, c_int, c_void};
+use crate::ffi::{c_int, c_void};
 use crate::{
     bindings, device,
     device_id::{RawDeviceId, RawDeviceIdIndex},
     driver,
     error::{code::*, from_result, to_result, Error, Result},
     prelude::*,
-    str::{CStr, RawFormatter},
+    str::CStr,
     types::{AlwaysRefCounted, ForeignOwnable, Opaque},
     ThisModule,
 };
 use core::{
     any::TypeId,
-    fmt,
     marker::PhantomData,
     mem::offset_of,
     ptr::{self, NonNull},
@@ -165,7 +164,7 @@ pub trait Driver: Send + 'static {
     /// The sysfs files to create on each device the driver binds.
     ///
     /// Not upstream: see the [module documentation](self).
-    const ATTRIBUTES: &'static [&'static Attribute<Self>] = &[];
+    const ATTRIBUTES: &'static [&'static driver::Attribute<Self>] = &[];
 
     /// Binds the driver to `dev`, which matched the entry of [`Driver::ID_TABLE`] whose
     /// information is `id_info`.
@@ -450,8 +449,9 @@ impl<T: Driver> Adapter<T> {
         let dev: &device::Device<device::CoreInternal> = pdev.as_ref();
         dev.set_drvdata(data);
         for (made, attr) in T::ATTRIBUTES.iter().enumerate() {
-            // SAFETY: `attr` is static and shows and stores through the driver data just set.
-            let err = unsafe { bindings::device_create_file(dev.as_raw(), &attr.raw) };
+            // SAFETY: `attr` is static; its file shows and stores through the driver data just
+            // set, a `Pin<KBox<T>>`, and is removed before the data is dropped.
+            let err = unsafe { bindings::device_create_file(dev.as_raw(), attr.as_raw()) };
             if err != 0 {
                 // SAFETY: The files made so far are removed; the data was set above and
                 // nothing else refers to it any more.
@@ -486,7 +486,7 @@ impl<T: Driver> Adapter<T> {
         for attr in T::ATTRIBUTES[..made].iter().rev() {
             // SAFETY: By the function's contract; this waits for the file's readers and
             // writers to finish.
-            unsafe { bindings::device_remove_file(dev.as_raw(), &attr.raw) };
+            unsafe { bindings::device_remove_file(dev.as_raw(), attr.as_raw()) };
         }
     }
 
@@ -680,135 +680,6 @@ unsafe extern "C" fn bound_to_rust(dev: *mut bindings::device, _data: *const c_v
     };
     // SAFETY: A non-null driver of a device is a registered, valid `pci_driver`.
     c_int::from(!drv.is_null() && is_rust_probe(unsafe { (*drv).probe }))
-}
-
-/// Shows an attribute: writes its text into the buffer. The device stays bound meanwhile.
-pub type ShowFn<T> = fn(&T, &Device<device::Bound>, &mut AttributeText) -> Result;
-
-/// Stores an attribute: acts on the bytes written to it. The device stays bound meanwhile.
-pub type StoreFn<T> = fn(&T, &Device<device::Bound>, &[u8]) -> Result;
-
-/// A sysfs file of the devices a [`Driver`] binds, read with `show` and
-/// written with `store`; declared as a `static` and listed in
-/// [`Driver::ATTRIBUTES`].
-///
-/// # Invariants
-///
-/// `raw` calls `show_callback::<T>`/`store_callback::<T>` exactly when
-/// `show`/`store` is set.
-#[repr(C)]
-pub struct Attribute<T: Driver + ?Sized> {
-    // First: the callbacks find `Self` from the `device_attribute`.
-    raw: bindings::device_attribute,
-    show: Option<ShowFn<T>>,
-    store: Option<StoreFn<T>>,
-}
-
-// SAFETY: An attribute is not changed after it is made.
-unsafe impl<T: Driver + ?Sized> Sync for Attribute<T> {}
-
-impl<T: Driver> Attribute<T> {
-    /// A file `name`, readable by all when it has `show` and writable by
-    /// root when it has `store`.
-    pub const fn new(
-        name: &'static CStr,
-        show: Option<ShowFn<T>>,
-        store: Option<StoreFn<T>>,
-    ) -> Self {
-        // SAFETY: All-zero is a valid `device_attribute`: no name, mode or
-        // callbacks, set below.
-        let mut raw: bindings::device_attribute = unsafe { core::mem::zeroed() };
-        raw.attr.name = name.as_char_ptr();
-        if show.is_some() {
-            raw.attr.mode |= 0o444;
-            raw.show = Some(show_callback::<T>);
-        }
-        if store.is_some() {
-            raw.attr.mode |= 0o200;
-            raw.store = Some(store_callback::<T>);
-        }
-        // INVARIANT: The callbacks are set exactly for `show` and `store`.
-        Self { raw, show, store }
-    }
-}
-
-/// The text of a sysfs file being read: at most a page, cut beyond that
-/// (as `sysfs_emit()` does).
-pub struct AttributeText(RawFormatter);
-
-impl AttributeText {
-    const CAPACITY: usize = crate::page::PAGE_SIZE - 1;
-
-    /// The bytes written, at most a page less one.
-    fn len(&self) -> usize {
-        self.0.bytes_written().min(Self::CAPACITY)
-    }
-}
-
-impl fmt::Write for AttributeText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write_str(s)
-    }
-}
-
-/// # Safety
-///
-/// `attr` must be the `raw` field of an `Attribute<T>`, on a device bound to
-/// `T` by [`Adapter<T>`]; `buf` a page.
-unsafe extern "C" fn show_callback<T: Driver>(
-    dev: *mut bindings::device,
-    attr: *mut bindings::device_attribute,
-    buf: *mut c_char,
-) -> isize {
-    // SAFETY: By the function's contract, and by the type invariant of
-    // `Adapter`, the file exists only while the driver data is a `T`, and
-    // the device is bound: the driver core removes a driver's files before
-    // it unbinds, after the callbacks running have returned.
-    let (attr, data, pdev) = unsafe {
-        (
-            &*attr.cast::<Attribute<T>>(),
-            &*bindings::dev_get_drvdata(dev).cast::<T>(),
-            Device::<device::Bound>::from_raw(
-                crate::container_of!(dev, bindings::pci_dev, dev).cast_mut(),
-            ),
-        )
-    };
-    // SAFETY: `buf` is a page that sysfs gave the show callback, which
-    // outlives `text`.
-    let raw = unsafe { RawFormatter::from_buffer(buf.cast(), AttributeText::CAPACITY) };
-    let mut text = AttributeText(raw);
-    match attr.show.map(|show| show(data, pdev, &mut text)) {
-        Some(Ok(())) => text.len() as isize,
-        Some(Err(err)) => err.to_errno() as isize,
-        None => EIO.to_errno() as isize,
-    }
-}
-
-/// # Safety
-///
-/// As for `show_callback`, with `count` bytes at `buf`.
-unsafe extern "C" fn store_callback<T: Driver>(
-    dev: *mut bindings::device,
-    attr: *mut bindings::device_attribute,
-    buf: *const c_char,
-    count: usize,
-) -> isize {
-    // SAFETY: As in `show_callback`; sysfs gives `count` bytes at `buf`.
-    let (attr, data, pdev, input) = unsafe {
-        (
-            &*attr.cast::<Attribute<T>>(),
-            &*bindings::dev_get_drvdata(dev).cast::<T>(),
-            Device::<device::Bound>::from_raw(
-                crate::container_of!(dev, bindings::pci_dev, dev).cast_mut(),
-            ),
-            core::slice::from_raw_parts(buf.cast::<u8>(), count),
-        )
-    };
-    match attr.store.map(|store| store(data, pdev, input)) {
-        Some(Ok(())) => count as isize,
-        Some(Err(err)) => err.to_errno() as isize,
-        None => EIO.to_errno() as isize,
-    }
 }
 
 /// Declares a module that registers the PCI [`Driver`] `type`.

@@ -43,6 +43,7 @@ use kernel::{
     device::{self, Bound},
     devres::Devres,
     dma::{pages::MappedPages, DataDirection, Device as _, DmaAddress, DmaMask},
+    driver,
     error::code::*,
     io::poll::read_poll_timeout,
     iommu::Domain,
@@ -333,7 +334,7 @@ pub struct EduDma {
 impl pci::Driver for EduDma {
     type IdInfo = ();
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
-    const ATTRIBUTES: &'static [&'static pci::Attribute<Self>] = &[&DMA_ROUND, &DMA_REPORT];
+    const ATTRIBUTES: &'static [&'static driver::Attribute<Self>] = &[&DMA_ROUND, &DMA_REPORT];
 
     fn probe(pdev: &pci::Device<device::Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
         pdev.enable_device_mem()?;
@@ -378,10 +379,10 @@ impl pci::Driver for EduDma {
     }
 }
 
-static DMA_ROUND: pci::Attribute<EduDma> =
-    pci::Attribute::new(c_str!("dma_round"), None, Some(EduDma::store_round));
-static DMA_REPORT: pci::Attribute<EduDma> =
-    pci::Attribute::new(c_str!("dma_report"), Some(EduDma::show_report), None);
+static DMA_ROUND: driver::Attribute<EduDma> =
+    driver::Attribute::new(c_str!("dma_round"), None, Some(EduDma::store_round));
+static DMA_REPORT: driver::Attribute<EduDma> =
+    driver::Attribute::new(c_str!("dma_report"), Some(EduDma::show_report), None);
 
 /// The three page lists of a round, and the device's view of them.
 struct Lists {
@@ -651,12 +652,12 @@ impl EduDma {
         Ok(Isolation::Blocked)
     }
 
-    fn store_round(&self, pdev: &pci::Device<Bound>, input: &[u8]) -> Result {
+    fn store_round(&self, dev: &device::Device<Bound>, input: &[u8]) -> Result {
         let (pages, timeout_ms) = parse_round(input)?;
-        self.run(pdev.as_ref(), pages, timeout_ms).map(|_| ())
+        self.run(dev, pages, timeout_ms).map(|_| ())
     }
 
-    fn show_report(&self, _pdev: &pci::Device<Bound>, out: &mut pci::AttributeText) -> Result {
+    fn show_report(&self, _dev: &device::Device<Bound>, out: &mut driver::AttributeText) -> Result {
         let state = self.state.lock();
         let written = match &state.last {
             Last::None => writeln!(
