@@ -373,7 +373,8 @@ impl<'a> Reservation<'a> {
             // This call linked all of `[offset, at)`: it was free before
             // (`link_phys()` refuses linked granules).
             if let Ok((first, last)) = self.granules(offset, at - offset) {
-                self.unlink_granules(first, last + 1);
+                // Unbound meanwhile: the unbind unlinked them.
+                let _ = self.unlink_granules(first, last + 1);
             }
         }
         ret
@@ -438,9 +439,7 @@ impl<'a> Reservation<'a> {
         {
             return Err(EINVAL);
         }
-        self.iova.get()?;
-        self.unlink_granules(first, last + 1);
-        Ok(())
+        self.unlink_granules(first, last + 1)
     }
 
     /// Unlinks everything and releases the IOVA.
@@ -455,13 +454,13 @@ impl<'a> Reservation<'a> {
     }
 
     /// Unlinks each run of linked granules in `first..end`, one call each.
-    fn unlink_granules(&mut self, first: usize, end: usize) {
+    ///
+    /// Returns `ENXIO` once the driver has unbound, which tore everything
+    /// down.
+    fn unlink_granules(&mut self, first: usize, end: usize) -> Result {
         let (dir, attrs) = (self.dir.as_raw(), self.attrs.as_raw());
         let (granule, head, size) = (self.granule, self.head, self.size);
-        let Ok(mut iova) = self.iova.get_mut() else {
-            // The unbind tore everything down.
-            return;
-        };
+        let mut iova = self.iova.get_mut()?;
         let dev = iova.dev.as_raw();
         let linked = &mut self.linked;
         let mut i = first;
@@ -480,6 +479,7 @@ impl<'a> Reservation<'a> {
             // linked.
             unsafe { bindings::dma_iova_unlink(dev, &mut iova.state, offset, len, dir, attrs) };
         }
+        Ok(())
     }
 
     /// The bytes of the reservation that granules `first..end` cover.
